@@ -20,9 +20,9 @@ type Fault struct {
 	// connection instead of answering: the request took effect, the client
 	// never learns it did (the crash-between-commit-and-reply case).
 	LoseResponse bool
-	Rate    float64       // fire with this probability (seeded deterministic PRNG); 0 with Nth==0 means always
-	Nth     int           // fire only on the Nth matching request (1-based)
-	Times   int           // stop after firing this many times; 0 = unlimited
+	Rate         float64 // fire with this probability (seeded deterministic PRNG); 0 with Nth==0 means always
+	Nth          int     // fire only on the Nth matching request (1-based)
+	Times        int     // stop after firing this many times; 0 = unlimited
 }
 
 type faultEntry struct {
