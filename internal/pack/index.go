@@ -399,3 +399,9 @@ func ParsePayload(p []byte) (*Payload, error) {
 	}
 	return &Payload{Entries: entries, Stored: stored}, nil
 }
+
+// AppendIndex appends entries encoded as a pack index (the "index" rule of the
+// payload grammar). Repository metadata stores copies of data packs' indexes
+// in this encoding, so that recovery reads them without thawing the packs;
+// ParseIndex(b, MaxPayloadSize) reads such a copy back.
+func AppendIndex(b []byte, entries []Entry) []byte { return appendIndex(b, entries) }
