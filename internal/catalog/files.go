@@ -89,3 +89,12 @@ func (c *Catalog) NextRun(ctx context.Context) (int64, error) {
 	}
 	return last + 1, nil
 }
+
+// DiscardRun drops the file-cache rows staged by a run that committed no
+// snapshot (nothing changed, or a dry run).
+func (c *Catalog) DiscardRun(ctx context.Context, run int64) error {
+	if _, err := c.db.ExecContext(ctx, "DELETE FROM files_pending WHERE run = ?", run); err != nil {
+		return fmt.Errorf("catalog: discarding run %d: %w", run, err)
+	}
+	return nil
+}

@@ -1,0 +1,389 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/icevault/icevault/internal/backup"
+	"github.com/icevault/icevault/internal/catalog"
+	"github.com/icevault/icevault/internal/clock"
+	"github.com/icevault/icevault/internal/pack"
+	"github.com/icevault/icevault/internal/repo"
+	"github.com/icevault/icevault/internal/sim"
+	"github.com/icevault/icevault/internal/store"
+	"github.com/icevault/icevault/internal/store/s3store"
+	"github.com/icevault/icevault/internal/tree"
+)
+
+// memSecrets keeps repository secrets in memory for tests.
+type memSecrets struct {
+	identity string
+	key      [32]byte
+}
+
+func (m *memSecrets) SaveSecrets(_, identity string, key [32]byte) error {
+	m.identity, m.key = identity, key
+	return nil
+}
+func (m *memSecrets) LoadBlobIDKey(string) ([32]byte, error) { return m.key, nil }
+
+// env is a repository on the simulator with a fake clock.
+type env struct {
+	t       *testing.T
+	srv     *sim.Running
+	clk     *clock.Fake
+	st      *s3store.Store
+	cat     *catalog.Catalog
+	repo    *repo.Repo
+	secrets *memSecrets
+	spool   string
+}
+
+func newEnv(t *testing.T, packSize int64) *env {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"backups"}, EnforcePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	client, err := s3store.NewClient(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(sim.DefaultAccessKey, sim.DefaultSecretKey, "")},
+		s3store.ClientOptions{Endpoint: srv.URL, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cat, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	e := &env{t: t, srv: srv, clk: clk, st: s3store.New(client, "backups", s3store.Options{}), cat: cat,
+		secrets: &memSecrets{}, spool: filepath.Join(dir, "spool")}
+	layout, _ := repo.NewLayout("icevault/", "test")
+	e.repo, _, err = repo.Init(context.Background(), e.st, cat, e.secrets, repo.InitOptions{Bucket: "backups", Layout: layout, PackSize: packSize, Now: clk.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) backup(paths ...string) backup.Summary {
+	e.t.Helper()
+	sum, err := e.run(backup.Options{Paths: paths})
+	if err != nil {
+		e.t.Fatalf("backup: %v", err)
+	}
+	return sum
+}
+
+func (e *env) run(o backup.Options) (backup.Summary, error) {
+	o.Host, o.SpoolDir, o.Clock = "testhost", e.spool, e.clk
+	e.clk.Advance(time.Minute)
+	return backup.Run(context.Background(), e.repo, e.cat, e.st, o)
+}
+
+func (e *env) puts() int { return e.srv.Counts()["PutObject"] }
+
+// restoreTree reads a snapshot back out of the bucket (thawing every pack it
+// needs on the fake clock) and writes it under dst: a minimal restore that
+// proves the backup holds every byte.
+func (e *env) restoreTree(snap string, dst string) {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.cat.FindSnapshot(ctx, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident, err := age.ParseHybridIdentity(e.secrets.identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := map[string]*pack.Reader{}
+	blobData := func(id pack.ID) []byte {
+		loc, err := e.cat.Blob(ctx, id)
+		if err != nil {
+			t.Fatalf("blob %s: %v", id, err)
+		}
+		r := readers[loc.PackKey]
+		if r == nil {
+			if _, err := e.st.RequestRestore(ctx, loc.PackKey, 1, store.TierBulk); err != nil {
+				t.Fatal(err)
+			}
+			e.clk.Advance(49 * time.Hour)
+			rc, err := e.st.Get(ctx, loc.PackKey, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if r, err = pack.OpenReader(bytes.NewReader(b), int64(len(b)), ident); err != nil {
+				t.Fatal(err)
+			}
+			readers[loc.PackKey] = r
+		}
+		data, err := r.ReadBlob(loc.Entry, e.repo.IDKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	var walk func(id pack.ID, dir string)
+	walk = func(id pack.ID, dir string) {
+		tr, err := tree.Decode(blobData(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(dir, 0o755)
+		for _, n := range tr.Nodes {
+			p := filepath.Join(dir, n.Name)
+			switch n.Type {
+			case tree.TypeDir:
+				walk(n.Subtree, p)
+			case tree.TypeSymlink:
+				os.Symlink(n.Target, p)
+			case tree.TypeFile:
+				var buf bytes.Buffer
+				for _, c := range n.Content {
+					buf.Write(blobData(c))
+				}
+				os.WriteFile(p, buf.Bytes(), n.FileMode())
+			}
+		}
+	}
+	root, err := tree.Decode(blobData(s.Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range root.Nodes {
+		walk(n.Subtree, filepath.Join(dst, strings.Repeat("r", i+1)))
+	}
+}
+
+// sameTree compares two directory trees: names, types, contents, modes,
+// symlink targets.
+func sameTree(t *testing.T, a, b string) {
+	t.Helper()
+	err := filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		if fi.Mode()&(os.ModeNamedPipe|os.ModeSocket|os.ModeDevice) != 0 {
+			return nil // not backed up, by design
+		}
+		q := filepath.Join(b, rel)
+		gi, err := os.Lstat(q)
+		if err != nil {
+			t.Errorf("%s: missing from the restore", rel)
+			return nil
+		}
+		if fi.Mode().Type() != gi.Mode().Type() || (fi.Mode().IsRegular() && fi.Mode().Perm() != gi.Mode().Perm()) {
+			t.Errorf("%s: mode %v, restored %v", rel, fi.Mode(), gi.Mode())
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			x, _ := os.ReadFile(p)
+			y, _ := os.ReadFile(q)
+			if !bytes.Equal(x, y) {
+				t.Errorf("%s: %d bytes, restored %d bytes that differ", rel, len(x), len(y))
+			}
+		case fi.Mode()&os.ModeSymlink != 0:
+			x, _ := os.Readlink(p)
+			y, _ := os.Readlink(q)
+			if x != y {
+				t.Errorf("%s: link to %q, restored %q", rel, x, y)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, p string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func sampleTree(t *testing.T) string {
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "docs", "a.txt"), []byte(strings.Repeat("hello deep archive\n", 1000)))
+	writeFile(t, filepath.Join(src, "docs", "empty"), nil)
+	writeFile(t, filepath.Join(src, "photos", "big.raw"), randomBytes(3<<20+12345))
+	writeFile(t, filepath.Join(src, "odd", "name\xff\xfe with space"), []byte("non-UTF-8 name"))
+	os.MkdirAll(filepath.Join(src, "empty-dir"), 0o755)
+	os.Symlink("../docs/a.txt", filepath.Join(src, "odd", "link"))
+	os.Symlink("loop", filepath.Join(src, "odd", "loop"))
+	os.Chmod(filepath.Join(src, "docs", "a.txt"), 0o600)
+	syscall.Mkfifo(filepath.Join(src, "odd", "fifo"), 0o644)
+	return src
+}
+
+func TestBackupRoundTripAndIncrementals(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	src := sampleTree(t)
+
+	first := e.backup(src)
+	if first.SnapshotID == "" || first.FilesNew != 4 || first.FilesUnchanged != 0 || first.Packs < 3 || first.Partial() {
+		t.Fatalf("first backup: %+v", first)
+	}
+	if int64(e.puts()) != 1+first.PutRequests { // 1: the config object
+		t.Fatalf("simulator saw %d PUTs, summary says %d", e.puts(), first.PutRequests)
+	}
+	dst := filepath.Join(t.TempDir(), "restored")
+	e.restoreTree(first.SnapshotID, dst)
+	sameTree(t, src, filepath.Join(dst, "r"))
+	if _, err := os.Lstat(filepath.Join(dst, "r", "odd", "fifo")); err == nil {
+		t.Error("a FIFO was backed up as a file")
+	}
+
+	// No change: no snapshot, no PUT at all.
+	before := e.puts()
+	again := e.backup(src)
+	if !again.Unchanged || again.SnapshotID != first.SnapshotID || again.FilesUnchanged != 4 || again.BytesRead != 0 || e.puts() != before {
+		t.Fatalf("no-change run: %+v, %d new PUTs", again, e.puts()-before)
+	}
+
+	// One changed file: only its new blobs are stored.
+	writeFile(t, filepath.Join(src, "docs", "new.txt"), []byte("a new small file"))
+	changed := e.backup(src)
+	if changed.Unchanged || changed.FilesNew != 1 || changed.FilesUnchanged != 4 || changed.BytesAdded != int64(len("a new small file")) {
+		t.Fatalf("one new file: %+v", changed)
+	}
+
+	// A renamed and a copied file add no data blobs.
+	os.Rename(filepath.Join(src, "photos", "big.raw"), filepath.Join(src, "photos", "renamed.raw"))
+	data, _ := os.ReadFile(filepath.Join(src, "docs", "a.txt"))
+	writeFile(t, filepath.Join(src, "copy-of-a.txt"), data)
+	moved := e.backup(src)
+	if moved.BytesAdded != 0 || moved.FilesNew != 2 || moved.BytesRead == 0 {
+		t.Fatalf("rename + copy: %+v", moved)
+	}
+	dst2 := filepath.Join(t.TempDir(), "restored2")
+	e.restoreTree(moved.SnapshotID, dst2)
+	sameTree(t, src, filepath.Join(dst2, "r"))
+
+	snaps, _ := e.cat.Snapshots(context.Background())
+	if len(snaps) != 3 {
+		t.Fatalf("%d snapshots, want 3", len(snaps))
+	}
+	for _, r := range e.srv.Requests() {
+		if r.Op != "PutObject" && r.Op != "HeadObject" && r.Op != "RestoreObject" && r.Op != "GetObject" {
+			t.Errorf("unexpected %s %s", r.Op, r.Key)
+		}
+		if r.Op == "GetObject" && !strings.Contains(r.Key, "/data/") && !strings.Contains(r.Key, "/meta/") {
+			t.Errorf("backup read %s", r.Key)
+		}
+	}
+}
+
+// TestBackupNeverReads checks DESIGN §2.2: a run of backups sends only PUTs
+// (and the one HEAD of init).
+func TestBackupNeverReads(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	src := sampleTree(t)
+	e.backup(src)
+	writeFile(t, filepath.Join(src, "x"), randomBytes(100))
+	e.backup(src)
+	for op, n := range e.srv.Counts() {
+		if op != "PutObject" && !(op == "HeadObject" && n == 1) {
+			t.Errorf("backups sent %d %s", n, op)
+		}
+	}
+}
+
+// TestStoppedRunResumes stops a backup at its first data pack upload
+// (access denied, as an expired policy would), then checks that the next
+// run uploads the sealed packs first, uploads no pack twice, and commits.
+func TestStoppedRunResumes(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	src := filepath.Join(t.TempDir(), "src")
+	for i := range 6 {
+		writeFile(t, filepath.Join(src, "f", string(rune('a'+i))), randomBytes(900<<10))
+	}
+	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied", Nth: 3})
+	_, err := e.run(backup.Options{Paths: []string{src}})
+	remove()
+	if !errors.Is(err, store.ErrAccessDenied) {
+		t.Fatalf("first run: %v, want access denied", err)
+	}
+	if snaps, _ := e.cat.Snapshots(context.Background()); len(snaps) != 0 {
+		t.Fatal("a stopped run committed a snapshot")
+	}
+	sum := e.backup(src)
+	if sum.ResumedPacks == 0 || sum.SnapshotID == "" {
+		t.Fatalf("second run: %+v", sum)
+	}
+	seen := map[string]int{}
+	for _, r := range e.srv.Requests() {
+		if r.Op == "PutObject" && r.Status == 200 {
+			seen[r.Key]++
+		}
+	}
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("%s uploaded %d times", k, n)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "restored")
+	e.restoreTree(sum.SnapshotID, dst)
+	sameTree(t, src, filepath.Join(dst, "r"))
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	src := sampleTree(t)
+	before := e.puts()
+	sum, err := e.run(backup.Options{Paths: []string{src}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.puts() != before || sum.BytesAdded == 0 || sum.Packs == 0 || sum.SnapshotID != "" {
+		t.Fatalf("dry run: %+v, %d PUTs", sum, e.puts()-before)
+	}
+	if snaps, _ := e.cat.Snapshots(context.Background()); len(snaps) != 0 {
+		t.Fatal("a dry run committed a snapshot")
+	}
+}
+
+func TestBadPaths(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	f := filepath.Join(t.TempDir(), "file")
+	writeFile(t, f, []byte("x"))
+	for _, p := range []string{"relative/path", "/no/such/dir", f} {
+		if _, err := e.run(backup.Options{Paths: []string{p}}); err == nil {
+			t.Errorf("backup of %q succeeded", p)
+		}
+	}
+	if _, err := e.run(backup.Options{}); err == nil {
+		t.Error("backup of nothing succeeded")
+	}
+}
