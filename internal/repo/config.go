@@ -113,7 +113,9 @@ func (c Config) ParseRecipients() ([]age.Recipient, error) {
 }
 
 // Polynomial is the chunker polynomial.
-func (c Config) Polynomial() (chunk.Polynomial, error) { return chunk.ParsePolynomial(c.Chunker.Polynomial) }
+func (c Config) Polynomial() (chunk.Polynomial, error) {
+	return chunk.ParsePolynomial(c.Chunker.Polynomial)
+}
 
 // Public returns c without its secret.
 func (c Config) Public() Config {
