@@ -92,8 +92,6 @@ type engine struct {
 	start time.Time
 	run   int64
 	emit  func(Event)
-	// metaKeys are the tree packs this run sealed before its last ones.
-	metaKeys []string
 	// unchangedSince is the snapshot a run that found nothing new left standing.
 	unchangedSince string
 	committed      bool
@@ -238,11 +236,10 @@ func (e *engine) run0(ctx context.Context) error {
 			close(blobs)
 			return errors.Join(err, rerr)
 		})
+		// The metadata pack stays open: the root tree, pack indexes and
+		// the snapshot record join the trees in it, so a small backup
+		// costs one data pack and one metadata pack.
 		err := producers.Wait()
-		if err == nil {
-			err = meta.seal(gctx) // the trees; the snapshot's own pack comes last
-		}
-		e.metaKeys = meta.keys
 		close(uploads)
 		return err
 	})
@@ -252,7 +249,10 @@ func (e *engine) run0(ctx context.Context) error {
 	if e.opts.DryRun {
 		return nil
 	}
-	return e.commit(ctx, roots)
+	// From here on metadata packs are uploaded one by one, in order, so
+	// the one holding the snapshot record is confirmed last.
+	meta.onSeal = func(ctx context.Context, sp sealedPack) error { return e.upload(ctx, sp, false) }
+	return e.commit(ctx, roots, meta)
 }
 
 // firstCause prefers a classified store error (login required, access

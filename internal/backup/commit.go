@@ -13,18 +13,14 @@ import (
 // commit writes the snapshot: the root tree, copies of the indexes of all
 // data packs no earlier snapshot lists, and the snapshot record, in the
 // run's last metadata pack(s); then, once S3 confirmed them, the catalog.
-func (e *engine) commit(ctx context.Context, roots []rootResult) error {
-	if prev, same, err := e.unchanged(ctx, roots); err != nil || same {
+func (e *engine) commit(ctx context.Context, roots []rootResult, final *packer) error {
+	if prev, same, err := e.unchanged(ctx, roots); err != nil || (same && final.w == nil) {
 		if err == nil {
 			e.unchangedSince = prev
 			err = e.cat.DiscardRun(ctx, e.run)
 		}
 		return err
 	}
-	// The last metadata packs are uploaded one by one, in order, so the
-	// one holding the snapshot record is confirmed last.
-	final := newPacker(e, catalog.PackMeta, func(ctx context.Context, sp sealedPack) error { return e.upload(ctx, sp, false) })
-	final.n = len(e.metaKeys) // keys continue after the run's tree packs and sort in write order
 	add := func(b blob) error { return final.add(ctx, b) }
 
 	var nodes []tree.Node
@@ -79,10 +75,9 @@ func (e *engine) commit(ctx context.Context, roots []rootResult) error {
 		return fmt.Errorf("internal error: snapshot %s produced no metadata pack", e.snap)
 	}
 	last := final.keys[len(final.keys)-1]
-	metaKeys := append(append([]string(nil), e.metaKeys...), final.keys...)
 	err = e.cat.CommitSnapshot(ctx, catalog.Snapshot{
 		ID: e.snap, Time: e.start, Host: e.opts.Host, Paths: paths, Tags: e.opts.Tags, Root: rootID,
-		MetaKeys: metaKeys, Summary: sum.summaryJSON(),
+		MetaKeys: final.keys, Summary: sum.summaryJSON(),
 	}, last, e.run, paths)
 	if err != nil {
 		return err
