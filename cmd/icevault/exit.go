@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 
+	"github.com/icevault/icevault/internal/catalog"
 	"github.com/icevault/icevault/internal/config"
+	"github.com/icevault/icevault/internal/lock"
+	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/store"
 )
 
@@ -39,8 +42,14 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ue), errors.Is(err, config.ErrNoConfig):
+	case errors.As(err, &ue), errors.Is(err, config.ErrNoConfig), errors.Is(err, repo.ErrNotInitialized):
 		return exitUsage
+	case errors.Is(err, errPartial):
+		return exitPartial
+	case errors.Is(err, lock.ErrLocked):
+		return exitLocked
+	case errors.Is(err, catalog.ErrNotFound):
+		return exitNotFound
 	}
 	switch store.KindOf(err) {
 	case store.KindLoginRequired:

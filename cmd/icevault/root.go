@@ -16,6 +16,8 @@ import (
 // app is what every command shares: global flags and where output goes.
 type app struct {
 	profile    string
+	profileSet bool // --profile was given: it overrides the repository's profile
+	repo       string
 	configPath string
 	json       bool
 	verbose    int
@@ -72,12 +74,18 @@ Try it without an AWS account:  icevault demo`,
 	root.SetErr(a.stderr)
 	f := root.PersistentFlags()
 	f.StringVar(&a.profile, "profile", config.DefaultProfile, "AWS profile to use (an IAM Identity Center profile by default)")
+	f.StringVar(&a.repo, "repo", "", "repository name from the config (default: the config's default, or the only one)")
 	f.StringVar(&a.configPath, "config", "", "config file (default: $ICEVAULT_CONFIG or <user config dir>/icevault/config.toml)")
 	f.BoolVar(&a.json, "json", false, "write machine-readable JSON lines instead of text")
 	f.CountVarP(&a.verbose, "verbose", "v", "say more (repeat for more)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		a.profileSet = cmd.Flags().Changed("profile")
+	}
 
-	root.AddCommand(newVersionCmd(a), newSimCmd(a), newDemoCmd(a))
+	root.AddCommand(newVersionCmd(a), newSimCmd(a), newDemoCmd(a),
+		newInitCmd(a), newKeyCmd(a), newBackupCmd(a),
+		newSnapshotsCmd(a), newLsCmd(a), newFindCmd(a), newDiffCmd(a), newCostCmd(a))
 	return root
 }
 

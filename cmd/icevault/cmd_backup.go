@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/icevault/icevault/internal/backup"
+	"github.com/icevault/icevault/internal/cost"
+	"github.com/icevault/icevault/internal/repo"
+	"github.com/icevault/icevault/internal/scan"
+)
+
+// errPartial marks a backup that finished but skipped some files.
+var errPartial = errors.New("backup finished, but some files could not be read (see the warnings above)")
+
+func newBackupCmd(a *app) *cobra.Command {
+	var (
+		dryRun, excludeCaches, oneFS bool
+		excludes, tags               []string
+	)
+	cmd := &cobra.Command{
+		Use:   "backup [PATH...]",
+		Short: "Back up folders (default: the repository's sources)",
+		Long: `Back up folders into the repository: unchanged files are not read again, new
+content is deduplicated, packed, compressed, encrypted on this machine and
+uploaded create-only to DEEP_ARCHIVE. A run that is stopped (Ctrl-C, expired
+login, lost network) keeps every confirmed pack; the next run continues.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			h, err := a.openRepo(ctx, "backup", true)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			paths := args
+			if len(paths) == 0 {
+				paths = h.cfg.Sources
+			}
+			if len(paths) == 0 {
+				return usageError{fmt.Errorf("nothing to back up: name folders, or set sources for repository %q in the config", h.name)}
+			}
+			for i, p := range paths {
+				if paths[i], err = expandHome(p); err != nil {
+					return err
+				}
+			}
+			ks, err := a.openKeys()
+			if err != nil {
+				return err
+			}
+			r, err := repo.Open(ctx, h.cat, ks)
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, h)
+			if err != nil {
+				return err
+			}
+			prices, err := cost.Load()
+			if err != nil {
+				return usageError{err}
+			}
+			host, _ := os.Hostname()
+			pr := newProgress(a, !a.json && term.IsTerminal(int(os.Stderr.Fd())))
+			sum, err := backup.Run(ctx, r, h.cat, st, backup.Options{
+				Paths: paths, Tags: tags, Host: host, DryRun: dryRun, SpoolDir: h.spool(), Prices: prices,
+				Scan:   scan.Options{Excludes: append(append([]string(nil), h.cfg.Excludes...), excludes...), ExcludeCaches: excludeCaches, OneFileSystem: oneFS, IgnoreFileName: ".icevaultignore"},
+				Events: pr.event,
+			})
+			pr.stop()
+			if err != nil {
+				return err
+			}
+			if a.json {
+				if err := a.emitJSON(map[string]any{"event": "summary", "summary": sum}); err != nil {
+					return err
+				}
+			} else {
+				printSummary(a, sum)
+			}
+			if sum.Partial() {
+				return errPartial
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&dryRun, "dry-run", "n", false, "read and count what would be uploaded and what it would cost; upload nothing")
+	f.StringArrayVarP(&excludes, "exclude", "e", nil, "gitignore-style pattern to leave out (repeatable)")
+	f.BoolVar(&excludeCaches, "exclude-caches", false, "leave out folders holding a CACHEDIR.TAG")
+	f.BoolVarP(&oneFS, "one-file-system", "x", false, "do not cross into other file systems")
+	f.StringArrayVar(&tags, "tag", nil, "tag the snapshot (repeatable)")
+	return cmd
+}
+
+func printSummary(a *app, s backup.Summary) {
+	switch {
+	case s.DryRun:
+		a.printf("Dry run: nothing was uploaded.\n")
+	case s.Unchanged:
+		a.printf("Nothing changed since snapshot %s: no new snapshot, no upload.\n", short(s.SnapshotID))
+	default:
+		a.printf("Snapshot %s saved.\n", short(s.SnapshotID))
+	}
+	a.printf("Files:    %d new, %d changed, %d unchanged, in %d folders\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs)
+	a.printf("Data:     %s read, %s new", bytesize(s.BytesRead), bytesize(s.BytesAdded))
+	if !s.DryRun {
+		a.printf(", %s uploaded in %d packs (%d PUT requests, %s)", bytesize(s.BytesUploaded), s.Packs, s.PutRequests, cost.Dollars(s.RequestCost))
+	} else {
+		a.printf(", about %d packs (%d PUT requests, %s)", s.Packs, s.PutRequests, cost.Dollars(s.RequestCost))
+	}
+	a.printf("\n")
+	if s.ResumedPacks > 0 {
+		a.printf("Resumed:  %d packs left by an earlier, stopped run\n", s.ResumedPacks)
+	}
+	a.printf("Cost:     +%s per month of storage\n", cost.Dollars(s.MonthlyCost))
+	a.printf("Time:     %s", (time.Duration(s.Seconds * float64(time.Second))).Round(time.Millisecond))
+	if s.Seconds > 0 {
+		a.printf(" (%s/s)", bytesize(int64(float64(s.BytesRead)/s.Seconds)))
+	}
+	a.printf("\n")
+	if s.Warnings > 0 {
+		a.printf("Warnings: %d (files that could not be read were left out)\n", s.Warnings)
+	}
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func bytesize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
