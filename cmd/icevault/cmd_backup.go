@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -66,11 +67,23 @@ login, lost network) keeps every confirmed pack; the next run continues.`,
 				return usageError{err}
 			}
 			host, _ := os.Hostname()
+			scanOpts := scan.Options{Excludes: append(append([]string(nil), h.cfg.Excludes...), excludes...),
+				ExcludeCaches: excludeCaches, OneFileSystem: oneFS, IgnoreFileName: ".icevaultignore"}
 			pr := newProgress(a, !a.json && term.IsTerminal(int(os.Stderr.Fd())))
+			if pr.live {
+				// Count what is ahead while the backup runs, for the ETA;
+				// it only lists directories, so it finishes early.
+				estCtx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				go func() {
+					if files, bytes, err := backup.Estimate(estCtx, paths, scanOpts); err == nil {
+						pr.setTotals(files, bytes)
+					}
+				}()
+			}
 			sum, err := backup.Run(ctx, r, h.cat, st, backup.Options{
 				Paths: paths, Tags: tags, Host: host, DryRun: dryRun, SpoolDir: h.spool(), Prices: prices,
-				Scan:   scan.Options{Excludes: append(append([]string(nil), h.cfg.Excludes...), excludes...), ExcludeCaches: excludeCaches, OneFileSystem: oneFS, IgnoreFileName: ".icevaultignore"},
-				Events: pr.event,
+				Scan: scanOpts, Events: pr.event,
 			})
 			pr.stop()
 			if err != nil {

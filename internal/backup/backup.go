@@ -76,6 +76,7 @@ func (s Summary) Partial() bool { return s.Warnings > 0 }
 type counters struct {
 	filesNew, filesChanged, filesUnchanged, dirs atomic.Int64
 	bytesRead, bytesAdded, bytesUploaded         atomic.Int64
+	bytesUnchanged                               atomic.Int64
 	packs, puts, resumed                         atomic.Int64
 	warnings                                     atomic.Int64
 }
@@ -141,7 +142,9 @@ func Run(ctx context.Context, r *repo.Repo, cat *catalog.Catalog, st Store, opts
 	e.start = e.clk.Now()
 	e.emit(Event{Kind: EventStart, Snapshot: e.snap, DryRun: opts.DryRun})
 
+	stopTicker := e.tick(ctx)
 	err := e.run0(ctx)
+	stopTicker()
 	sum := e.summary()
 	if err != nil {
 		return sum, err
@@ -269,4 +272,33 @@ func firstCause(err error) error {
 func (s Summary) summaryJSON() json.RawMessage {
 	b, _ := json.Marshal(s)
 	return b
+}
+
+// tick reports progress five times a second until stopped. It only paces
+// the display; nothing in the backup waits on it.
+func (e *engine) tick(ctx context.Context) func() {
+	if e.opts.Events == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				e.emit(Event{Kind: EventProgress, Progress: &Progress{
+					Files:         e.c.filesNew.Load() + e.c.filesChanged.Load() + e.c.filesUnchanged.Load(),
+					BytesDone:     e.c.bytesRead.Load() + e.c.bytesUnchanged.Load(),
+					BytesUploaded: e.c.bytesUploaded.Load(),
+					Packs:         e.c.packs.Load(),
+				}})
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

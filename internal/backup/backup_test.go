@@ -22,6 +22,7 @@ import (
 	"github.com/icevault/icevault/internal/clock"
 	"github.com/icevault/icevault/internal/pack"
 	"github.com/icevault/icevault/internal/repo"
+	"github.com/icevault/icevault/internal/scan"
 	"github.com/icevault/icevault/internal/sim"
 	"github.com/icevault/icevault/internal/store"
 	"github.com/icevault/icevault/internal/store/s3store"
@@ -385,5 +386,81 @@ func TestBadPaths(t *testing.T) {
 	}
 	if _, err := e.run(backup.Options{}); err == nil {
 		t.Error("backup of nothing succeeded")
+	}
+}
+
+// TestLoginRequiredAndThrottling: an expired session mid-run stops the run
+// as "login required" with every confirmed pack kept; throttling is retried
+// and does not fail the run.
+func TestLoginRequiredAndThrottling(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	src := filepath.Join(t.TempDir(), "src")
+	for i := range 4 {
+		writeFile(t, filepath.Join(src, string(rune('a'+i))), randomBytes(1200<<10))
+	}
+	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 400, Code: "ExpiredToken", Message: "The provided token has expired.", Nth: 3})
+	_, err := e.run(backup.Options{Paths: []string{src}})
+	remove()
+	if !errors.Is(err, store.ErrLoginRequired) {
+		t.Fatalf("run with an expired token: %v, want login required", err)
+	}
+	uploaded, _ := e.cat.Packs(context.Background(), catalog.PackFilter{State: catalog.Uploaded})
+	if len(uploaded) == 0 {
+		t.Fatal("no confirmed pack was kept")
+	}
+
+	remove = e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Rate: 0.3})
+	sum, err := e.run(backup.Options{Paths: []string{src}})
+	remove()
+	if err != nil {
+		t.Fatalf("run under throttling: %v", err)
+	}
+	for _, p := range uploaded {
+		for _, r := range e.srv.Requests() {
+			if r.Key == p.Key && r.Op == "PutObject" && r.Status == 200 && r.Time.After(p.Uploaded) {
+				t.Errorf("confirmed pack %s was uploaded again", p.Key)
+			}
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "restored")
+	e.restoreTree(sum.SnapshotID, dst)
+	sameTree(t, src, filepath.Join(dst, "r"))
+}
+
+// TestSparseFileLargerThanAnObject backs up a sparse file larger than S3's
+// 5 GB single-PUT limit: chunking keeps every object far smaller, and the
+// zero runs deduplicate to one blob.
+func TestSparseFileLargerThanAnObject(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 5.5 GiB of zeros (about 15 s); runs without -short")
+	}
+	e := newEnv(t, 8<<20)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	f, err := os.Create(filepath.Join(src, "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 5<<30 + 512<<20
+	f.WriteAt([]byte("header"), 0)
+	f.WriteAt([]byte("footer"), size-6)
+	f.Close()
+	sum := e.backup(src)
+	if sum.BytesRead != size || sum.BytesAdded > 16<<20 || sum.Packs > 3 {
+		t.Fatalf("sparse file: %+v", sum)
+	}
+	for _, r := range e.srv.Requests() {
+		if r.Op == "PutObject" && r.Size > 64<<20 {
+			t.Errorf("object %s of %d bytes", r.Key, r.Size)
+		}
+	}
+}
+
+func TestEstimate(t *testing.T) {
+	src := sampleTree(t)
+	files, bytes, err := backup.Estimate(context.Background(), []string{src}, scan.Options{Excludes: []string{"photos/"}})
+	want := int64(len(strings.Repeat("hello deep archive\n", 1000)) + len("non-UTF-8 name"))
+	if err != nil || files != 3 || bytes != want {
+		t.Fatalf("Estimate = %d files, %d bytes, %v; want 3, %d", files, bytes, err, want)
 	}
 }

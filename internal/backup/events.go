@@ -16,7 +16,16 @@ const (
 	EventNotice                        // something the user should know; Notice is set
 	EventUploaded                      // a pack was confirmed by S3; Pack and Size are set
 	EventDone                          // the run finished; Summary is set
+	EventProgress                      // periodic counters; Progress is set
 )
+
+// Progress is a snapshot of a running backup's counters.
+type Progress struct {
+	Files         int64 // files done (read or found unchanged)
+	BytesDone     int64 // bytes read plus the sizes of unchanged files
+	BytesUploaded int64
+	Packs         int64
+}
 
 // Event is the engine's only way to say anything (it never prints).
 type Event struct {
@@ -30,6 +39,7 @@ type Event struct {
 	Pack     string // EventUploaded: object key
 	Resumed  bool   // EventUploaded: sealed by an earlier run
 	Summary  *Summary
+	Progress *Progress
 }
 
 // serialized makes fn safe to call from several goroutines.

@@ -113,6 +113,7 @@ func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack
 				node.Content = cached.Blobs
 				state.Blobs = cached.Blobs
 				w.e.c.filesUnchanged.Add(1)
+				w.e.c.bytesUnchanged.Add(en.Size)
 				w.e.emit(Event{Kind: EventFile, Path: abs, Size: en.Size})
 				if err := w.addStage(ctx, state); err != nil {
 					return pack.ID{}, err
