@@ -153,3 +153,58 @@ func TestCLIAgainstMoto(t *testing.T) {
 	cliEnv(t, m.AccessKey, m.SecretKey)
 	cliRoundTrip(t, m.URL, "cli-bucket")
 }
+
+// TestCLIBadSecretsAndDamagedCatalog: a wrong passphrase, a missing key and
+// a damaged catalog each stop with a clear message and change nothing.
+func TestCLIBadSecretsAndDamagedCatalog(t *testing.T) {
+	srv, err := sim.Start(sim.Options{Buckets: []string{"cli-bucket"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644)
+	mustRun(t, "init", "--bucket", "cli-bucket", "--region", "us-east-1", "--endpoint", srv.URL, "--source", src)
+	mustRun(t, "backup")
+	puts := srv.Counts()["PutObject"]
+
+	keyFiles, _ := filepath.Glob(filepath.Join(dir, "home", ".config", "icevault", "keys", "*.age"))
+	if len(keyFiles) != 1 {
+		t.Fatalf("key files: %v", keyFiles)
+	}
+	keyBefore, _ := os.ReadFile(keyFiles[0])
+	os.WriteFile(os.Getenv("ICEVAULT_PASSPHRASE_FILE"), []byte("the wrong passphrase"), 0o600)
+	_, stderr, code := runCLI(t, "backup")
+	if code == 0 || !strings.Contains(stderr, "wrong passphrase") || strings.Contains(stderr, "the wrong passphrase") {
+		t.Fatalf("wrong passphrase: exit %d, %q", code, stderr)
+	}
+	if keyAfter, _ := os.ReadFile(keyFiles[0]); string(keyAfter) != string(keyBefore) {
+		t.Fatal("a wrong passphrase changed the key file")
+	}
+	os.WriteFile(os.Getenv("ICEVAULT_PASSPHRASE_FILE"), []byte("a long enough test passphrase\n"), 0o600)
+
+	os.Rename(keyFiles[0], keyFiles[0]+".away")
+	_, stderr, code = runCLI(t, "backup")
+	if code == 0 || !strings.Contains(stderr, "key import --kit") {
+		t.Fatalf("missing keys: exit %d, %q", code, stderr)
+	}
+	os.Rename(keyFiles[0]+".away", keyFiles[0])
+
+	cat := filepath.Join(dir, "home", ".config", "icevault", "repos", "default", "catalog.db")
+	os.Remove(cat + "-wal")
+	os.Remove(cat + "-shm")
+	damaged := []byte(strings.Repeat("not a catalog ", 1000))
+	os.WriteFile(cat, damaged, 0o600)
+	_, stderr, code = runCLI(t, "backup")
+	if code == 0 || !strings.Contains(stderr, "damaged") || !strings.Contains(stderr, "icevault recover") {
+		t.Fatalf("damaged catalog: exit %d, %q", code, stderr)
+	}
+	if after, _ := os.ReadFile(cat); string(after) != string(damaged) {
+		t.Fatal("the damaged catalog was changed")
+	}
+	if srv.Counts()["PutObject"] != puts {
+		t.Fatal("a failed run uploaded something")
+	}
+}
