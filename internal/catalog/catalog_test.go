@@ -50,7 +50,8 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v int
-	if err := c.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 1 {
+	names, _ := migrations.ReadDir("migrations")
+	if err := c.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(names) || v < 2 {
 		t.Fatalf("user_version = %d, %v", v, err)
 	}
 	var mode string
@@ -246,5 +247,51 @@ func TestTrees(t *testing.T) {
 	}
 	if _, err := c.Tree(ctx, id(2)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing tree: %v", err)
+	}
+}
+
+func TestRestoreJobs(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	now := time.Unix(1000, 0)
+	id, err := c.CreateJob(ctx, Job{Kind: "restore", Snapshot: "s1", Paths: []string{"/a"}, Target: "/t", Tier: "Bulk", Days: 3, Created: now},
+		[]JobObject{{Key: "k1", Size: 10, SHA256: [32]byte{1}}, {Key: "k2", Size: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := c.JobObjects(ctx, id)
+	if err != nil || len(objs) != 2 || objs[0].State != ObjPending || objs[0].SHA256[0] != 1 || objs[1].SHA256 != ([32]byte{}) {
+		t.Fatalf("objects = %+v, %v", objs, err)
+	}
+	o := objs[0]
+	o.State, o.Requested, o.Expiry, o.Requests, o.Path = ObjDownloaded, now, now.Add(time.Hour), 2, "/spool/x"
+	if err := c.UpdateJobObject(ctx, id, o); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ = c.JobObjects(ctx, id)
+	if objs[0].State != ObjDownloaded || !objs[0].Expiry.Equal(now.Add(time.Hour)) || objs[0].Requests != 2 || objs[0].Path != "/spool/x" || !objs[0].Ready.IsZero() {
+		t.Fatalf("after update: %+v", objs[0])
+	}
+	if err := c.MarkRestored(ctx, id, "/t/a/f\xff"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.Restored(ctx, id, "/t/a/f\xff"); !ok {
+		t.Fatal("Restored = false after MarkRestored")
+	}
+	if n, _ := c.RestoredCount(ctx, id); n != 1 {
+		t.Fatalf("RestoredCount = %d", n)
+	}
+	active, _ := c.Jobs(ctx, true)
+	if len(active) != 1 || active[0].Paths[0] != "/a" || active[0].Days != 3 {
+		t.Fatalf("active jobs = %+v", active)
+	}
+	if err := c.FinishJob(ctx, id, "done", now); err != nil {
+		t.Fatal(err)
+	}
+	if active, _ := c.Jobs(ctx, true); len(active) != 0 {
+		t.Fatal("a finished job is still active")
+	}
+	if _, err := c.Job(ctx, 99); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing job: %v", err)
 	}
 }
