@@ -1,0 +1,22 @@
+// Package restore gets files back out of Deep Archive: plan → request →
+// poll → download → assemble, as a job recorded in the catalog that
+// survives process exits and reboots through the 12–48 hour thaw.
+//
+//   - Plan finds, from the catalog alone, the files under the requested
+//     paths and the minimal set of packs that hold their content.
+//   - QuoteFor prices it (restore requests, retrieval, the restored copy for
+//     its days, GETs, egress) and says when it should be ready, per tier.
+//   - Start records the job and asks S3 to thaw each pack, at a modest rate.
+//   - Refresh polls cheaply (one LIST with RestoreStatus per thousand
+//     objects where the server reports it, HEAD otherwise), notices restored
+//     copies that expire before they are downloaded and asks again.
+//   - Download fetches ready packs to local files, resuming a cut download
+//     with a ranged GET, and keeps a pack only once its SHA-256 matches.
+//   - Assemble writes each file whose packs are all here: every blob is
+//     authenticated by age and its ID re-checked, the file is written under a
+//     temporary name, synced, given its mode and mtime, and renamed into
+//     place only when complete; an existing file is never replaced unless
+//     the job allows it (DESIGN §2.6).
+//
+// The package never prints; it reports through Events.
+package restore

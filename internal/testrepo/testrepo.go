@@ -1,0 +1,192 @@
+// Package testrepo sets up a repository on the in-process Deep Archive
+// simulator with a fake clock, for tests of everything that sits on a
+// repository (backup, restore, recovery). It is test support: nothing in
+// icevault's own commands imports it.
+package testrepo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/icevault/icevault/internal/backup"
+	"github.com/icevault/icevault/internal/catalog"
+	"github.com/icevault/icevault/internal/clock"
+	"github.com/icevault/icevault/internal/repo"
+	"github.com/icevault/icevault/internal/sim"
+	"github.com/icevault/icevault/internal/store/s3store"
+)
+
+// Secrets keeps a repository's secrets in memory.
+type Secrets struct {
+	Identity string
+	Key      [32]byte
+}
+
+// SaveSecrets implements repo.SecretSaver.
+func (m *Secrets) SaveSecrets(_, identity string, key [32]byte) error {
+	m.Identity, m.Key = identity, key
+	return nil
+}
+
+// LoadBlobIDKey implements repo.BlobIDKeyLoader.
+func (m *Secrets) LoadBlobIDKey(string) ([32]byte, error) { return m.Key, nil }
+
+// AgeIdentity parses the identity.
+func (m *Secrets) AgeIdentity(t testing.TB) age.Identity {
+	id, err := age.ParseHybridIdentity(m.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Env is a repository on the simulator.
+type Env struct {
+	T       testing.TB
+	Srv     *sim.Running
+	Clock   *clock.Fake
+	Store   *s3store.Store
+	Cat     *catalog.Catalog
+	Repo    *repo.Repo
+	Secrets *Secrets
+	Dir     string // scratch: catalog, spool
+	Spool   string
+	Bucket  string
+}
+
+// New creates a repository with the given pack size on a new simulator
+// (in policy mode: only create-only DEEP_ARCHIVE puts are allowed).
+func New(t testing.TB, packSize int64) *Env {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"backups"}, EnforcePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	e := &Env{T: t, Srv: srv, Clock: clk, Secrets: &Secrets{}, Dir: t.TempDir(), Bucket: "backups"}
+	e.Store = NewStore(t, srv.URL, "backups")
+	e.Spool = filepath.Join(e.Dir, "spool")
+	e.Cat = OpenCatalog(t, filepath.Join(e.Dir, "catalog.db"))
+	layout, _ := repo.NewLayout("icevault/", "test")
+	e.Repo, _, err = repo.Init(context.Background(), e.Store, e.Cat, e.Secrets,
+		repo.InitOptions{Bucket: "backups", Layout: layout, PackSize: packSize, Now: clk.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// NewStore connects a store to the simulator at url.
+func NewStore(t testing.TB, url, bucket string) *s3store.Store {
+	t.Helper()
+	client, err := s3store.NewClient(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(sim.DefaultAccessKey, sim.DefaultSecretKey, "")},
+		s3store.ClientOptions{Endpoint: url, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s3store.New(client, bucket, s3store.Options{})
+}
+
+// OpenCatalog opens a catalog closed at the end of the test.
+func OpenCatalog(t testing.TB, path string) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cat
+}
+
+// Run backs up with o (host, spool and clock filled in), a minute after
+// the previous run.
+func (e *Env) Run(o backup.Options) (backup.Summary, error) {
+	o.Host, o.SpoolDir, o.Clock = "testhost", e.Spool, e.Clock
+	e.Clock.Advance(time.Minute)
+	return backup.Run(context.Background(), e.Repo, e.Cat, e.Store, o)
+}
+
+// Backup backs up paths or fails the test.
+func (e *Env) Backup(paths ...string) backup.Summary {
+	e.T.Helper()
+	sum, err := e.Run(backup.Options{Paths: paths})
+	if err != nil {
+		e.T.Fatalf("backup: %v", err)
+	}
+	return sum
+}
+
+// WriteFile writes data at p, creating folders.
+func WriteFile(t testing.TB, p string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Random returns n random bytes.
+func Random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// SameTree fails the test unless the tree at b matches the tree at a:
+// names, types, contents, permissions, mtimes of files, symlink targets.
+// FIFOs, sockets and devices in a are not expected in b.
+func SameTree(t testing.TB, a, b string) {
+	t.Helper()
+	err := filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		if fi.Mode()&(os.ModeNamedPipe|os.ModeSocket|os.ModeDevice) != 0 {
+			return nil
+		}
+		q := filepath.Join(b, rel)
+		gi, err := os.Lstat(q)
+		if err != nil {
+			t.Errorf("%s: missing from the restore", rel)
+			return nil
+		}
+		if fi.Mode().Type() != gi.Mode().Type() || (fi.Mode().Type()&os.ModeSymlink == 0 && fi.Mode().Perm() != gi.Mode().Perm()) {
+			t.Errorf("%s: mode %v, restored %v", rel, fi.Mode(), gi.Mode())
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			x, _ := os.ReadFile(p)
+			y, _ := os.ReadFile(q)
+			if !bytes.Equal(x, y) {
+				t.Errorf("%s: %d bytes, restored %d bytes that differ", rel, len(x), len(y))
+			}
+			if !fi.ModTime().Equal(gi.ModTime()) {
+				t.Errorf("%s: mtime %v, restored %v", rel, fi.ModTime(), gi.ModTime())
+			}
+		case fi.Mode()&os.ModeSymlink != 0:
+			x, _ := os.Readlink(p)
+			y, _ := os.Readlink(q)
+			if x != y {
+				t.Errorf("%s: link to %q, restored %q", rel, x, y)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
