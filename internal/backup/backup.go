@@ -23,9 +23,10 @@ import (
 )
 
 // Store is all a backup needs of the bucket: it writes, and never reads an
-// object back (DESIGN §2.2).
+// object back (DESIGN §2.2); HEAD only reconciles packs a stopped run left.
 type Store interface {
 	Put(ctx context.Context, p store.PutRequest) (store.PutResult, error)
+	Head(ctx context.Context, key string) (store.ObjectInfo, error)
 }
 
 // Options configure one run.

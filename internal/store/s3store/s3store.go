@@ -80,6 +80,16 @@ func (s *Store) Put(ctx context.Context, p store.PutRequest) (store.PutResult, e
 		return store.PutResult{}, nil
 	}
 	err = s.classify("put", p.Key, err)
+	if errors.Is(err, store.ErrTransient) {
+		// The PUT may have landed with its answer lost, and a retry of
+		// a large body can then die on the connection instead of
+		// showing the 412 (Expect: 100-continue meets an early error).
+		// The object itself is the word that counts.
+		if info, herr := s.Head(ctx, p.Key); herr == nil && info.Size == p.Size && info.SHA256 == p.SHA256 {
+			return store.PutResult{Existed: true}, nil
+		}
+		return store.PutResult{}, err
+	}
 	if !errors.Is(err, store.ErrExists) {
 		return store.PutResult{}, err
 	}
