@@ -58,3 +58,19 @@ version=$(cli_version) || die "$aws_cli --version failed: $version"
 	die "$aws_cli is '$version', need AWS CLI v2 (aws-cli/2.x): Debian 12's awscli package is v2;
   the v1 from pip/pyenv is not usable by the tests"
 echo "aws cli: ok ($aws_cli, ${version%% *})"
+
+# --- age and zstd (docs/recovery-by-hand.md is run as written) ----------------
+missing=()
+command -v age >/dev/null 2>&1 || missing+=(age)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+if ((${#missing[@]})); then
+	[[ $(id -u) -eq 0 ]] || die "${missing[*]} missing and not running as root; run: sudo apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt_log=$(mktemp)
+	if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+		>"$apt_log" 2>&1 </dev/null; then
+		cat "$apt_log" >&2
+		die "apt-get install ${missing[*]} failed (output above)"
+	fi
+fi
+echo "age, zstd: ok ($(age --version 2>&1 | head -n1), $(zstd --version 2>&1 | head -n1 | cut -c1-40))"
