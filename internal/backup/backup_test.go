@@ -464,3 +464,36 @@ func TestEstimate(t *testing.T) {
 		t.Fatalf("Estimate = %d files, %d bytes, %v; want 3, %d", files, bytes, err, want)
 	}
 }
+
+// TestSnapshotRecordUploadedLater: a run stopped at its very last PUT (the
+// metadata pack with the snapshot record) leaves that pack sealed; the next
+// run uploads it and records that snapshot, so the catalog lists exactly
+// the snapshots the bucket holds.
+func TestSnapshotRecordUploadedLater(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "a"), []byte("one small file"))
+	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Nth: 2, Times: 1})
+	remove2 := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Nth: 3, Times: 1})
+	_, err := e.run(backup.Options{Paths: []string{src}})
+	remove()
+	remove2()
+	if err == nil {
+		t.Fatal("the run with a failing last PUT succeeded")
+	}
+	if snaps, _ := e.cat.Snapshots(context.Background()); len(snaps) != 0 {
+		t.Fatal("a snapshot was recorded before its record was confirmed")
+	}
+	sealed, _ := e.cat.Packs(context.Background(), catalog.PackFilter{State: catalog.Sealed, Kind: catalog.PackMeta})
+	if len(sealed) != 1 {
+		t.Fatalf("%d sealed metadata packs, want the one with the snapshot record", len(sealed))
+	}
+	sum := e.backup(src)
+	snaps, _ := e.cat.Snapshots(context.Background())
+	if len(snaps) != 1 || !sum.Unchanged || sum.SnapshotID != snaps[0].ID || sum.ResumedPacks != 1 {
+		t.Fatalf("after the resumed run: %+v, snapshots %v", sum, snaps)
+	}
+	if snaps[0].MetaKeys[len(snaps[0].MetaKeys)-1] != sealed[0].Key {
+		t.Fatalf("snapshot meta keys %v, want it to end with %s", snaps[0].MetaKeys, sealed[0].Key)
+	}
+}

@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/icevault/icevault/internal/catalog"
@@ -68,22 +70,73 @@ func (e *engine) commit(ctx context.Context, roots []rootResult, final *packer) 
 	if err := add(blob{kind: pack.KindMeta, id: e.repo.IDKey.ID(recData), data: recData}); err != nil {
 		return err
 	}
+	// The pack sealed next holds the snapshot record. Should the run stop
+	// once it is sealed, the next run uploads it like any sealed pack, and
+	// must then record the snapshot the bucket now holds: write it down
+	// before sealing.
+	last := e.repo.Layout.MetaKey(e.start, e.snap, final.n)
+	snap := catalog.Snapshot{ID: e.snap, Time: e.start, Host: e.opts.Host, Paths: paths, Tags: e.opts.Tags, Root: rootID,
+		MetaKeys: append(append([]string(nil), final.keys...), last), Summary: sum.summaryJSON()}
+	if err := e.savePending(ctx, pendingSnapshot{Snapshot: snap, IndexedBy: last, Run: e.run}); err != nil {
+		return err
+	}
 	if err := final.seal(ctx); err != nil {
 		return err
 	}
-	if len(final.keys) == 0 {
-		return fmt.Errorf("internal error: snapshot %s produced no metadata pack", e.snap)
+	if len(final.keys) == 0 || final.keys[len(final.keys)-1] != last {
+		return fmt.Errorf("internal error: snapshot %s: metadata pack %v, expected %s", e.snap, final.keys, last)
 	}
-	last := final.keys[len(final.keys)-1]
-	err = e.cat.CommitSnapshot(ctx, catalog.Snapshot{
-		ID: e.snap, Time: e.start, Host: e.opts.Host, Paths: paths, Tags: e.opts.Tags, Root: rootID,
-		MetaKeys: final.keys, Summary: sum.summaryJSON(),
-	}, last, e.run, paths)
-	if err != nil {
+	if err := e.cat.CommitSnapshot(ctx, snap, last, e.run, paths); err != nil {
 		return err
 	}
 	e.committed = true
-	return nil
+	return e.cat.DeleteSetting(ctx, pendingKey)
+}
+
+// pendingKey is the catalog setting that holds a snapshot whose record is
+// sealed but not yet confirmed by S3.
+const pendingKey = "backup.pending-snapshot"
+
+type pendingSnapshot struct {
+	Snapshot  catalog.Snapshot
+	IndexedBy string
+	Run       int64
+}
+
+func (e *engine) savePending(ctx context.Context, p pendingSnapshot) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return e.cat.SetSetting(ctx, pendingKey, b)
+}
+
+// finishPending commits the snapshot of a stopped run whose record reached
+// the bucket after all (resume uploaded its sealed metadata pack), so the
+// catalog lists every snapshot the bucket holds. A record that never left
+// this machine is dropped with its run.
+func (e *engine) finishPending(ctx context.Context) error {
+	b, err := e.cat.Setting(ctx, pendingKey)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var p pendingSnapshot
+	if err := json.Unmarshal(b, &p); err != nil {
+		return e.cat.DeleteSetting(ctx, pendingKey)
+	}
+	pk, err := e.cat.PackByKey(ctx, p.IndexedBy)
+	if err == nil && pk.State == catalog.Uploaded {
+		if err := e.cat.CommitSnapshot(ctx, p.Snapshot, p.IndexedBy, p.Run, p.Snapshot.Paths); err != nil {
+			return err
+		}
+		e.emit(Event{Kind: EventCommittedEarlier, Snapshot: p.Snapshot.ID})
+	} else if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return err
+	}
+	return e.cat.DeleteSetting(ctx, pendingKey)
 }
 
 // unchanged reports whether this run found exactly what the latest snapshot

@@ -17,6 +17,10 @@ const (
 	EventUploaded                      // a pack was confirmed by S3; Pack and Size are set
 	EventDone                          // the run finished; Summary is set
 	EventProgress                      // periodic counters; Progress is set
+	// EventCommittedEarlier: a stopped run's snapshot record reached the
+	// bucket when this run uploaded its pack, so that snapshot is now
+	// recorded too (Snapshot is its ID).
+	EventCommittedEarlier
 )
 
 // Progress is a snapshot of a running backup's counters.

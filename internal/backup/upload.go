@@ -90,6 +90,9 @@ func (e *engine) resume(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := e.finishPending(ctx); err != nil {
+		return err
+	}
 	// Pack files no catalog row points at (sealed, then the process died
 	// before the catalog insert) are unknown to S3 and to the catalog.
 	files, _ := filepath.Glob(filepath.Join(e.opts.SpoolDir, "*.pack"))

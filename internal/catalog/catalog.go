@@ -186,3 +186,11 @@ func toID(b []byte) (pack.ID, error) {
 	copy(id[:], b)
 	return id, nil
 }
+
+// DeleteSetting removes a single value (no error if absent).
+func (c *Catalog) DeleteSetting(ctx context.Context, key string) error {
+	if _, err := c.db.ExecContext(ctx, "DELETE FROM settings WHERE key = ?", key); err != nil {
+		return fmt.Errorf("catalog: deleting %s: %w", key, err)
+	}
+	return nil
+}

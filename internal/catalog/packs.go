@@ -278,3 +278,12 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// PackByKey returns the pack with an object key.
+func (c *Catalog) PackByKey(ctx context.Context, key string) (Pack, error) {
+	p, err := scanPack(c.db.QueryRowContext(ctx, "SELECT "+packColumns+" FROM packs WHERE key = ?", key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("pack %s: %w", key, ErrNotFound)
+	}
+	return p, err
+}
