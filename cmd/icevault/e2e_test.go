@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/icevault/icevault/internal/clock"
 	"github.com/icevault/icevault/internal/sim"
 	"github.com/icevault/icevault/internal/testenv"
+	"github.com/icevault/icevault/internal/testrepo"
 )
 
 // cliEnv points icevault at an endpoint through the same files and
@@ -207,4 +210,76 @@ func TestCLIBadSecretsAndDamagedCatalog(t *testing.T) {
 	if srv.Counts()["PutObject"] != puts {
 		t.Fatal("a failed run uploaded something")
 	}
+}
+
+// TestCLIRestoreAndRecover: restore a snapshot through the thaw, then lose
+// the machine and get everything back on a new one with only the bucket
+// and the recovery kit — all through the CLI, on the simulator's clock.
+func TestCLIRestoreAndRecover(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
+	src := filepath.Join(dir, "src")
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "letter.txt"), []byte("dear archive"))
+	testrepo.WriteFile(t, filepath.Join(src, "photos", "big.raw"), testrepo.Random(3<<20))
+	os.Symlink("docs/letter.txt", filepath.Join(src, "link"))
+	mustRun(t, "init", "--bucket", "cli-bucket", "--region", "us-east-1", "--endpoint", srv.URL, "--source", src, "--pack-size-mib", "8")
+	mustRun(t, "backup")
+
+	target := filepath.Join(dir, "restored")
+	if _, stderr, code := runCLI(t, "restore", "latest", "--to", target); code != exitUsage || !strings.Contains(stderr, "--yes") {
+		t.Fatalf("restore without --yes and without a terminal: exit %d, %s", code, stderr)
+	}
+	out := mustRun(t, "restore", "latest", "--to", target, "--yes", "--tier", "bulk")
+	if !strings.Contains(out, "bulk (≤ 48 h)") || !strings.Contains(out, "started") {
+		t.Fatalf("restore output: %s", out)
+	}
+	if out := mustRun(t, "restore", "status"); !strings.Contains(out, "thawing") {
+		t.Fatalf("status while thawing: %s", out)
+	}
+	if _, _, code := runCLI(t, "restore", "resume"); code != exitNotReady {
+		t.Fatalf("resume while thawing: exit %d, want %d", code, exitNotReady)
+	}
+	clk.Advance(49 * time.Hour)
+	if out := mustRun(t, "restore", "resume"); !strings.Contains(out, "done") {
+		t.Fatalf("resume after the thaw: %s", out)
+	}
+	testrepo.SameTree(t, src, filepath.Join(target, src))
+	if list := mustRun(t, "restore", "list"); !strings.Contains(list, "done") {
+		t.Fatalf("restore list: %s", list)
+	}
+	kit := filepath.Join(dir, "kit.txt")
+	mustRun(t, "key", "export", "--out", kit)
+	snapsBefore := mustRun(t, "snapshots", "--json")
+
+	// A new machine: nothing but the AWS credentials and the kit.
+	newHome := filepath.Join(dir, "newmachine")
+	t.Setenv("HOME", newHome)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(newHome, ".config"))
+	if _, _, code := runCLI(t, "snapshots"); code == 0 {
+		t.Fatal("the new machine already knows the repository")
+	}
+	out = mustRun(t, "recover", "--kit", kit, "--endpoint", srv.URL, "--yes")
+	if !strings.Contains(out, "2 metadata objects") {
+		t.Fatalf("recover: %s", out)
+	}
+	if _, _, code := runCLI(t, "recover", "resume"); code != exitNotReady {
+		t.Fatalf("recover resume while thawing: exit %d", code)
+	}
+	clk.Advance(13 * time.Hour)
+	if out := mustRun(t, "recover", "resume"); !strings.Contains(out, "Catalog rebuilt") {
+		t.Fatalf("recover resume: %s", out)
+	}
+	if after := mustRun(t, "snapshots", "--json"); after != snapsBefore {
+		t.Fatalf("snapshots after recovery:\n%s\nbefore:\n%s", after, snapsBefore)
+	}
+	target2 := filepath.Join(dir, "restored-on-new-machine")
+	mustRun(t, "restore", "latest", filepath.Join(src, "photos"), "--to", target2, "--yes")
+	clk.Advance(49 * time.Hour)
+	mustRun(t, "restore", "resume")
+	testrepo.SameTree(t, filepath.Join(src, "photos"), filepath.Join(target2, src, "photos"))
 }

@@ -46,6 +46,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errPartial):
 		return exitPartial
+	case errors.Is(err, errNotReady):
+		return exitNotReady
 	case errors.Is(err, lock.ErrLocked):
 		return exitLocked
 	case errors.Is(err, catalog.ErrNotFound):

@@ -85,7 +85,8 @@ Try it without an AWS account:  icevault demo`,
 
 	root.AddCommand(newVersionCmd(a), newSimCmd(a), newDemoCmd(a),
 		newInitCmd(a), newKeyCmd(a), newBackupCmd(a),
-		newSnapshotsCmd(a), newLsCmd(a), newFindCmd(a), newDiffCmd(a), newCostCmd(a))
+		newSnapshotsCmd(a), newLsCmd(a), newFindCmd(a), newDiffCmd(a), newCostCmd(a),
+		newRestoreCmd(a), newRecoverCmd(a))
 	return root
 }
 

@@ -50,6 +50,9 @@ func NewClient(cfg aws.Config, opts ClientOptions) (*s3.Client, error) {
 			// itself keeps the default virtual-hosted style.
 			o.UsePathStyle = true
 		}
+		// Ranged reads carry no whole-object checksum; packs are
+		// authenticated by age anyway, so the SDK need not log that.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = attempts
 			so.MaxBackoff = backoff
