@@ -77,7 +77,7 @@ func TestCompletion(t *testing.T) {
 // TestDemo runs the README's first command end to end (with a faster clock)
 // and checks the story it tells from its JSON events.
 func TestDemo(t *testing.T) {
-	out, stderr, code := runCLI(t, "demo", "--json", "--time-scale", "200000", "--size", "300000", "--tier", "bulk")
+	out, stderr, code := runCLI(t, "demo", "--json", "--time-scale", "200000", "--tier", "bulk")
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, stderr)
 	}
@@ -85,6 +85,7 @@ func TestDemo(t *testing.T) {
 	var done struct {
 		Event    string
 		Verified bool
+		Files    int
 		Requests map[string]int
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -98,10 +99,10 @@ func TestDemo(t *testing.T) {
 		}
 		steps = append(steps, ev.Step)
 	}
-	if strings.Join(steps, " ") != "sim put put head get restore thaw get log" {
-		t.Fatalf("demo steps = %v", steps)
+	if got := strings.Join(steps, " "); got != "sim init backup backup backup get quote quote restore restore verify log" {
+		t.Fatalf("demo steps = %v", got)
 	}
-	if !done.Verified || done.Requests["PutObject"] != 2 || done.Requests["RestoreObject"] != 2 || done.Requests["DeleteObject"] != 0 {
+	if !done.Verified || done.Files != 6 || done.Requests["RestoreObject"] == 0 || done.Requests["DeleteObject"] != 0 || done.Requests["CopyObject"] != 0 {
 		t.Fatalf("demo result = %+v", done)
 	}
 }
