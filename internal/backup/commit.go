@@ -86,7 +86,7 @@ func (e *engine) commit(ctx context.Context, roots []rootResult, final *packer) 
 	if len(final.keys) == 0 || final.keys[len(final.keys)-1] != last {
 		return fmt.Errorf("internal error: snapshot %s: metadata pack %v, expected %s", e.snap, final.keys, last)
 	}
-	if err := e.cat.CommitSnapshot(ctx, snap, last, e.run, paths); err != nil {
+	if err := e.cat.CommitSnapshot(ctx, snap, last, e.run); err != nil {
 		return err
 	}
 	e.committed = true
@@ -129,7 +129,7 @@ func (e *engine) finishPending(ctx context.Context) error {
 	}
 	pk, err := e.cat.PackByKey(ctx, p.IndexedBy)
 	if err == nil && pk.State == catalog.Uploaded {
-		if err := e.cat.CommitSnapshot(ctx, p.Snapshot, p.IndexedBy, p.Run, p.Snapshot.Paths); err != nil {
+		if err := e.cat.CommitSnapshot(ctx, p.Snapshot, p.IndexedBy, p.Run); err != nil {
 			return err
 		}
 		e.emit(Event{Kind: EventCommittedEarlier, Snapshot: p.Snapshot.ID})

@@ -82,6 +82,16 @@ func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack
 	for _, n := range notices {
 		w.e.notice(n)
 	}
+	var filePaths []string
+	for _, en := range entries {
+		if en.Type == scan.File {
+			filePaths = append(filePaths, filepath.Join(w.root, filepath.FromSlash(path.Join(rel, en.Name))))
+		}
+	}
+	cache, err := w.e.cat.Files(ctx, filePaths)
+	if err != nil {
+		return pack.ID{}, err
+	}
 	nodes := make([]tree.Node, 0, len(entries))
 	var pending []pendingFile
 	for _, en := range entries {
@@ -105,19 +115,14 @@ func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack
 			}
 			abs := filepath.Join(w.root, filepath.FromSlash(childRel))
 			state := catalog.FileState{Path: abs, Root: w.root, Size: en.Size, MtimeNs: en.MtimeNs, CtimeNs: en.CtimeNs, Inode: en.Inode, Dev: en.Dev}
-			cached, ok, err := w.e.cat.File(ctx, abs)
-			if err != nil {
-				return pack.ID{}, err
-			}
+			cached, ok := cache[abs]
 			if ok && cached.Same(state) {
+				// Unchanged: its cache row stays as it is (writing it
+				// again was a third of a no-change run).
 				node.Content = cached.Blobs
-				state.Blobs = cached.Blobs
 				w.e.c.filesUnchanged.Add(1)
 				w.e.c.bytesUnchanged.Add(en.Size)
 				w.e.emit(Event{Kind: EventFile, Path: abs, Size: en.Size})
-				if err := w.addStage(ctx, state); err != nil {
-					return pack.ID{}, err
-				}
 				break
 			}
 			job := &fileJob{sc: w.sc, dirRel: rel, entry: en, abs: abs, done: make(chan struct{})}

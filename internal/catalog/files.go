@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/icevault/icevault/internal/pack"
 )
@@ -50,6 +51,49 @@ func (c *Catalog) File(ctx context.Context, path string) (FileState, bool, error
 		f.Blobs = append(f.Blobs, id)
 	}
 	return f, true, nil
+}
+
+// Files looks up many paths at once (one query per few hundred): the
+// file-change check of a whole directory.
+func (c *Catalog) Files(ctx context.Context, paths []string) (map[string]FileState, error) {
+	out := make(map[string]FileState, len(paths))
+	const batch = 500
+	for start := 0; start < len(paths); start += batch {
+		end := min(start+batch, len(paths))
+		args := make([]any, 0, end-start)
+		for _, p := range paths[start:end] {
+			args = append(args, []byte(p))
+		}
+		q := "SELECT path, root, size, mtime_ns, ctime_ns, inode, dev, blobs FROM files WHERE path IN (?" + strings.Repeat(",?", len(args)-1) + ")"
+		rows, err := c.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: file cache: %w", err)
+		}
+		for rows.Next() {
+			var f FileState
+			var path, root, blobs []byte
+			if err := rows.Scan(&path, &root, &f.Size, &f.MtimeNs, &f.CtimeNs, &f.Inode, &f.Dev, &blobs); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if len(blobs)%32 != 0 {
+				rows.Close()
+				return nil, fmt.Errorf("%w: file cache %q", ErrCorrupt, path)
+			}
+			f.Path, f.Root = string(path), string(root)
+			f.Blobs = make([]pack.ID, len(blobs)/32)
+			for i := range f.Blobs {
+				copy(f.Blobs[i][:], blobs[32*i:])
+			}
+			out[f.Path] = f
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // StageFiles records file states seen by run; they become the cache when the

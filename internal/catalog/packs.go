@@ -226,7 +226,7 @@ type BlobLocation struct {
 // HasBlob reports whether the catalog places blob id in some pack.
 func (c *Catalog) HasBlob(ctx context.Context, id pack.ID) (bool, error) {
 	var one int
-	err := c.db.QueryRowContext(ctx, "SELECT 1 FROM blobs WHERE id = ?", id[:]).Scan(&one)
+	err := c.hasBlob.QueryRowContext(ctx, id[:]).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -93,7 +93,7 @@ func TestAddUploadedPack(t *testing.T) {
 		t.Fatalf("stats %+v, want %+v", s, want)
 	}
 	// A rebuilt pack is as good as an uploaded one: snapshots commit.
-	if err := c.CommitSnapshot(ctx, Snapshot{ID: "s1", Time: at, Root: id(20)}, "r/meta/y-000", 1, nil); err != nil {
+	if err := c.CommitSnapshot(ctx, Snapshot{ID: "s1", Time: at, Root: id(20)}, "r/meta/y-000", 1); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := c.PackByID(ctx, id2); p.IndexedBy != "r/meta/y-000" {

@@ -30,10 +30,13 @@ var ErrUnconfirmedPacks = errors.New("packs are not confirmed by S3 yet")
 // CommitSnapshot records a finished backup in one transaction: the snapshot
 // row; every uploaded, unindexed pack marked as listed by indexedBy (the
 // snapshot's last metadata object); and the run's staged file-cache rows
-// made current, dropping cache rows under roots that this run did not see
-// (so the engine stages every file it saw, changed or not).
-// It refuses while any pack is still sealed.
-func (c *Catalog) CommitSnapshot(ctx context.Context, s Snapshot, indexedBy string, run int64, roots []string) error {
+// (new and changed files) made current. It refuses while any pack is still
+// sealed.
+//
+// Rows of files that were deleted are not swept: they are never looked up
+// again unless a file reappears at the same path, and then its ctime (set
+// at creation) differs, so it is read.
+func (c *Catalog) CommitSnapshot(ctx context.Context, s Snapshot, indexedBy string, run int64) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("catalog: committing snapshot %s: %w", s.ID, err)
@@ -59,11 +62,6 @@ func (c *Catalog) CommitSnapshot(ctx context.Context, s Snapshot, indexedBy stri
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE packs SET indexed_by = ? WHERE indexed_by IS NULL AND state = ?", indexedBy, Uploaded); err != nil {
 		return err
-	}
-	for _, root := range roots {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM files WHERE root = ? AND run != ?", []byte(root), run); err != nil {
-			return err
-		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO files(path, root, size, mtime_ns, ctime_ns, inode, dev, blobs, run)
 		SELECT path, root, size, mtime_ns, ctime_ns, inode, dev, blobs, run FROM files_pending WHERE run = ?`, run); err != nil {
