@@ -3,7 +3,6 @@ package backup_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"os"
@@ -14,120 +13,53 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/icevault/icevault/internal/backup"
 	"github.com/icevault/icevault/internal/catalog"
-	"github.com/icevault/icevault/internal/clock"
 	"github.com/icevault/icevault/internal/pack"
-	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/scan"
 	"github.com/icevault/icevault/internal/sim"
 	"github.com/icevault/icevault/internal/store"
-	"github.com/icevault/icevault/internal/store/s3store"
+	"github.com/icevault/icevault/internal/testrepo"
 	"github.com/icevault/icevault/internal/tree"
 )
 
-// memSecrets keeps repository secrets in memory for tests.
-type memSecrets struct {
-	identity string
-	key      [32]byte
-}
+// env is a repository on the simulator (package testrepo) with the few
+// helpers these tests add.
+type env struct{ *testrepo.Env }
 
-func (m *memSecrets) SaveSecrets(_, identity string, key [32]byte) error {
-	m.identity, m.key = identity, key
-	return nil
-}
-func (m *memSecrets) LoadBlobIDKey(string) ([32]byte, error) { return m.key, nil }
+func newEnv(t *testing.T, packSize int64) env { return env{testrepo.New(t, packSize)} }
 
-// env is a repository on the simulator with a fake clock.
-type env struct {
-	t       *testing.T
-	srv     *sim.Running
-	clk     *clock.Fake
-	st      *s3store.Store
-	cat     *catalog.Catalog
-	repo    *repo.Repo
-	secrets *memSecrets
-	spool   string
-}
-
-func newEnv(t *testing.T, packSize int64) *env {
-	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"backups"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	client, err := s3store.NewClient(aws.Config{Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(sim.DefaultAccessKey, sim.DefaultSecretKey, "")},
-		s3store.ClientOptions{Endpoint: srv.URL, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cat, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	e := &env{t: t, srv: srv, clk: clk, st: s3store.New(client, "backups", s3store.Options{}), cat: cat,
-		secrets: &memSecrets{}, spool: filepath.Join(dir, "spool")}
-	layout, _ := repo.NewLayout("icevault/", "test")
-	e.repo, _, err = repo.Init(context.Background(), e.st, cat, e.secrets, repo.InitOptions{Bucket: "backups", Layout: layout, PackSize: packSize, Now: clk.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func (e *env) backup(paths ...string) backup.Summary {
-	e.t.Helper()
-	sum, err := e.run(backup.Options{Paths: paths})
-	if err != nil {
-		e.t.Fatalf("backup: %v", err)
-	}
-	return sum
-}
-
-func (e *env) run(o backup.Options) (backup.Summary, error) {
-	o.Host, o.SpoolDir, o.Clock = "testhost", e.spool, e.clk
-	e.clk.Advance(time.Minute)
-	return backup.Run(context.Background(), e.repo, e.cat, e.st, o)
-}
-
-func (e *env) puts() int { return e.srv.Counts()["PutObject"] }
+func (e env) puts() int { return e.Srv.Counts()["PutObject"] }
 
 // restoreTree reads a snapshot back out of the bucket (thawing every pack it
 // needs on the fake clock) and writes it under dst: a minimal restore that
 // proves the backup holds every byte.
-func (e *env) restoreTree(snap string, dst string) {
-	t := e.t
+func (e env) restoreTree(snap string, dst string) {
+	t := e.T
 	t.Helper()
 	ctx := context.Background()
-	s, err := e.cat.FindSnapshot(ctx, snap)
+	s, err := e.Cat.FindSnapshot(ctx, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ident, err := age.ParseHybridIdentity(e.secrets.identity)
+	ident, err := age.ParseHybridIdentity(e.Secrets.Identity)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readers := map[string]*pack.Reader{}
 	blobData := func(id pack.ID) []byte {
-		loc, err := e.cat.Blob(ctx, id)
+		loc, err := e.Cat.Blob(ctx, id)
 		if err != nil {
 			t.Fatalf("blob %s: %v", id, err)
 		}
 		r := readers[loc.PackKey]
 		if r == nil {
-			if _, err := e.st.RequestRestore(ctx, loc.PackKey, 1, store.TierBulk); err != nil {
+			if _, err := e.Store.RequestRestore(ctx, loc.PackKey, 1, store.TierBulk); err != nil {
 				t.Fatal(err)
 			}
-			e.clk.Advance(49 * time.Hour)
-			rc, err := e.st.Get(ctx, loc.PackKey, nil)
+			e.Clock.Advance(49 * time.Hour)
+			rc, err := e.Store.Get(ctx, loc.PackKey, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +70,7 @@ func (e *env) restoreTree(snap string, dst string) {
 			}
 			readers[loc.PackKey] = r
 		}
-		data, err := r.ReadBlob(loc.Entry, e.repo.IDKey)
+		data, err := r.ReadBlob(loc.Entry, e.Repo.IDKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,6 +96,8 @@ func (e *env) restoreTree(snap string, dst string) {
 					buf.Write(blobData(c))
 				}
 				os.WriteFile(p, buf.Bytes(), n.FileMode())
+				mt := time.Unix(0, n.MtimeNs)
+				os.Chtimes(p, mt, mt)
 			}
 		}
 	}
@@ -176,63 +110,11 @@ func (e *env) restoreTree(snap string, dst string) {
 	}
 }
 
-// sameTree compares two directory trees: names, types, contents, modes,
-// symlink targets.
-func sameTree(t *testing.T, a, b string) {
-	t.Helper()
-	err := filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(a, p)
-		if fi.Mode()&(os.ModeNamedPipe|os.ModeSocket|os.ModeDevice) != 0 {
-			return nil // not backed up, by design
-		}
-		q := filepath.Join(b, rel)
-		gi, err := os.Lstat(q)
-		if err != nil {
-			t.Errorf("%s: missing from the restore", rel)
-			return nil
-		}
-		if fi.Mode().Type() != gi.Mode().Type() || (fi.Mode().IsRegular() && fi.Mode().Perm() != gi.Mode().Perm()) {
-			t.Errorf("%s: mode %v, restored %v", rel, fi.Mode(), gi.Mode())
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			x, _ := os.ReadFile(p)
-			y, _ := os.ReadFile(q)
-			if !bytes.Equal(x, y) {
-				t.Errorf("%s: %d bytes, restored %d bytes that differ", rel, len(x), len(y))
-			}
-		case fi.Mode()&os.ModeSymlink != 0:
-			x, _ := os.Readlink(p)
-			y, _ := os.Readlink(q)
-			if x != y {
-				t.Errorf("%s: link to %q, restored %q", rel, x, y)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, p string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
+var (
+	sameTree    = testrepo.SameTree
+	writeFile   = testrepo.WriteFile
+	randomBytes = testrepo.Random
+)
 
 func sampleTree(t *testing.T) string {
 	src := filepath.Join(t.TempDir(), "src")
@@ -252,7 +134,7 @@ func TestBackupRoundTripAndIncrementals(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	src := sampleTree(t)
 
-	first := e.backup(src)
+	first := e.Backup(src)
 	if first.SnapshotID == "" || first.FilesNew != 4 || first.FilesUnchanged != 0 || first.Packs < 3 || first.Partial() {
 		t.Fatalf("first backup: %+v", first)
 	}
@@ -268,14 +150,14 @@ func TestBackupRoundTripAndIncrementals(t *testing.T) {
 
 	// No change: no snapshot, no PUT at all.
 	before := e.puts()
-	again := e.backup(src)
+	again := e.Backup(src)
 	if !again.Unchanged || again.SnapshotID != first.SnapshotID || again.FilesUnchanged != 4 || again.BytesRead != 0 || e.puts() != before {
 		t.Fatalf("no-change run: %+v, %d new PUTs", again, e.puts()-before)
 	}
 
 	// One changed file: only its new blobs are stored.
 	writeFile(t, filepath.Join(src, "docs", "new.txt"), []byte("a new small file"))
-	changed := e.backup(src)
+	changed := e.Backup(src)
 	if changed.Unchanged || changed.FilesNew != 1 || changed.FilesUnchanged != 4 || changed.BytesAdded != int64(len("a new small file")) {
 		t.Fatalf("one new file: %+v", changed)
 	}
@@ -284,7 +166,7 @@ func TestBackupRoundTripAndIncrementals(t *testing.T) {
 	os.Rename(filepath.Join(src, "photos", "big.raw"), filepath.Join(src, "photos", "renamed.raw"))
 	data, _ := os.ReadFile(filepath.Join(src, "docs", "a.txt"))
 	writeFile(t, filepath.Join(src, "copy-of-a.txt"), data)
-	moved := e.backup(src)
+	moved := e.Backup(src)
 	if moved.BytesAdded != 0 || moved.FilesNew != 2 || moved.BytesRead == 0 {
 		t.Fatalf("rename + copy: %+v", moved)
 	}
@@ -292,11 +174,11 @@ func TestBackupRoundTripAndIncrementals(t *testing.T) {
 	e.restoreTree(moved.SnapshotID, dst2)
 	sameTree(t, src, filepath.Join(dst2, "r"))
 
-	snaps, _ := e.cat.Snapshots(context.Background())
+	snaps, _ := e.Cat.Snapshots(context.Background())
 	if len(snaps) != 3 {
 		t.Fatalf("%d snapshots, want 3", len(snaps))
 	}
-	for _, r := range e.srv.Requests() {
+	for _, r := range e.Srv.Requests() {
 		if r.Op != "PutObject" && r.Op != "HeadObject" && r.Op != "RestoreObject" && r.Op != "GetObject" {
 			t.Errorf("unexpected %s %s", r.Op, r.Key)
 		}
@@ -311,10 +193,10 @@ func TestBackupRoundTripAndIncrementals(t *testing.T) {
 func TestBackupNeverReads(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	src := sampleTree(t)
-	e.backup(src)
+	e.Backup(src)
 	writeFile(t, filepath.Join(src, "x"), randomBytes(100))
-	e.backup(src)
-	for op, n := range e.srv.Counts() {
+	e.Backup(src)
+	for op, n := range e.Srv.Counts() {
 		if op != "PutObject" && !(op == "HeadObject" && n == 1) {
 			t.Errorf("backups sent %d %s", n, op)
 		}
@@ -330,21 +212,21 @@ func TestStoppedRunResumes(t *testing.T) {
 	for i := range 6 {
 		writeFile(t, filepath.Join(src, "f", string(rune('a'+i))), randomBytes(900<<10))
 	}
-	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied", Nth: 3})
-	_, err := e.run(backup.Options{Paths: []string{src}})
+	remove := e.Srv.InjectFault(sim.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied", Nth: 3})
+	_, err := e.Run(backup.Options{Paths: []string{src}})
 	remove()
 	if !errors.Is(err, store.ErrAccessDenied) {
 		t.Fatalf("first run: %v, want access denied", err)
 	}
-	if snaps, _ := e.cat.Snapshots(context.Background()); len(snaps) != 0 {
+	if snaps, _ := e.Cat.Snapshots(context.Background()); len(snaps) != 0 {
 		t.Fatal("a stopped run committed a snapshot")
 	}
-	sum := e.backup(src)
+	sum := e.Backup(src)
 	if sum.ResumedPacks == 0 || sum.SnapshotID == "" {
 		t.Fatalf("second run: %+v", sum)
 	}
 	seen := map[string]int{}
-	for _, r := range e.srv.Requests() {
+	for _, r := range e.Srv.Requests() {
 		if r.Op == "PutObject" && r.Status == 200 {
 			seen[r.Key]++
 		}
@@ -363,14 +245,14 @@ func TestDryRunWritesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	src := sampleTree(t)
 	before := e.puts()
-	sum, err := e.run(backup.Options{Paths: []string{src}, DryRun: true})
+	sum, err := e.Run(backup.Options{Paths: []string{src}, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.puts() != before || sum.BytesAdded == 0 || sum.Packs == 0 || sum.SnapshotID != "" {
 		t.Fatalf("dry run: %+v, %d PUTs", sum, e.puts()-before)
 	}
-	if snaps, _ := e.cat.Snapshots(context.Background()); len(snaps) != 0 {
+	if snaps, _ := e.Cat.Snapshots(context.Background()); len(snaps) != 0 {
 		t.Fatal("a dry run committed a snapshot")
 	}
 }
@@ -380,11 +262,11 @@ func TestBadPaths(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "file")
 	writeFile(t, f, []byte("x"))
 	for _, p := range []string{"relative/path", "/no/such/dir", f} {
-		if _, err := e.run(backup.Options{Paths: []string{p}}); err == nil {
+		if _, err := e.Run(backup.Options{Paths: []string{p}}); err == nil {
 			t.Errorf("backup of %q succeeded", p)
 		}
 	}
-	if _, err := e.run(backup.Options{}); err == nil {
+	if _, err := e.Run(backup.Options{}); err == nil {
 		t.Error("backup of nothing succeeded")
 	}
 }
@@ -398,25 +280,25 @@ func TestLoginRequiredAndThrottling(t *testing.T) {
 	for i := range 4 {
 		writeFile(t, filepath.Join(src, string(rune('a'+i))), randomBytes(1200<<10))
 	}
-	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 400, Code: "ExpiredToken", Message: "The provided token has expired.", Nth: 3})
-	_, err := e.run(backup.Options{Paths: []string{src}})
+	remove := e.Srv.InjectFault(sim.Fault{Op: "PutObject", Status: 400, Code: "ExpiredToken", Message: "The provided token has expired.", Nth: 3})
+	_, err := e.Run(backup.Options{Paths: []string{src}})
 	remove()
 	if !errors.Is(err, store.ErrLoginRequired) {
 		t.Fatalf("run with an expired token: %v, want login required", err)
 	}
-	uploaded, _ := e.cat.Packs(context.Background(), catalog.PackFilter{State: catalog.Uploaded})
+	uploaded, _ := e.Cat.Packs(context.Background(), catalog.PackFilter{State: catalog.Uploaded})
 	if len(uploaded) == 0 {
 		t.Fatal("no confirmed pack was kept")
 	}
 
-	remove = e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Rate: 0.3})
-	sum, err := e.run(backup.Options{Paths: []string{src}})
+	remove = e.Srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Rate: 0.3})
+	sum, err := e.Run(backup.Options{Paths: []string{src}})
 	remove()
 	if err != nil {
 		t.Fatalf("run under throttling: %v", err)
 	}
 	for _, p := range uploaded {
-		for _, r := range e.srv.Requests() {
+		for _, r := range e.Srv.Requests() {
 			if r.Key == p.Key && r.Op == "PutObject" && r.Status == 200 && r.Time.After(p.Uploaded) {
 				t.Errorf("confirmed pack %s was uploaded again", p.Key)
 			}
@@ -445,11 +327,11 @@ func TestSparseFileLargerThanAnObject(t *testing.T) {
 	f.WriteAt([]byte("header"), 0)
 	f.WriteAt([]byte("footer"), size-6)
 	f.Close()
-	sum := e.backup(src)
+	sum := e.Backup(src)
 	if sum.BytesRead != size || sum.BytesAdded > 16<<20 || sum.Packs > 3 {
 		t.Fatalf("sparse file: %+v", sum)
 	}
-	for _, r := range e.srv.Requests() {
+	for _, r := range e.Srv.Requests() {
 		if r.Op == "PutObject" && r.Size > 64<<20 {
 			t.Errorf("object %s of %d bytes", r.Key, r.Size)
 		}
@@ -473,23 +355,23 @@ func TestSnapshotRecordUploadedLater(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	src := filepath.Join(t.TempDir(), "src")
 	writeFile(t, filepath.Join(src, "a"), []byte("one small file"))
-	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Nth: 2, Times: 1})
-	remove2 := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Nth: 3, Times: 1})
-	_, err := e.run(backup.Options{Paths: []string{src}})
+	remove := e.Srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Nth: 2, Times: 1})
+	remove2 := e.Srv.InjectFault(sim.Fault{Op: "PutObject", Status: 503, Code: "SlowDown", Nth: 3, Times: 1})
+	_, err := e.Run(backup.Options{Paths: []string{src}})
 	remove()
 	remove2()
 	if err == nil {
 		t.Fatal("the run with a failing last PUT succeeded")
 	}
-	if snaps, _ := e.cat.Snapshots(context.Background()); len(snaps) != 0 {
+	if snaps, _ := e.Cat.Snapshots(context.Background()); len(snaps) != 0 {
 		t.Fatal("a snapshot was recorded before its record was confirmed")
 	}
-	sealed, _ := e.cat.Packs(context.Background(), catalog.PackFilter{State: catalog.Sealed, Kind: catalog.PackMeta})
+	sealed, _ := e.Cat.Packs(context.Background(), catalog.PackFilter{State: catalog.Sealed, Kind: catalog.PackMeta})
 	if len(sealed) != 1 {
 		t.Fatalf("%d sealed metadata packs, want the one with the snapshot record", len(sealed))
 	}
-	sum := e.backup(src)
-	snaps, _ := e.cat.Snapshots(context.Background())
+	sum := e.Backup(src)
+	snaps, _ := e.Cat.Snapshots(context.Background())
 	if len(snaps) != 1 || !sum.Unchanged || sum.SnapshotID != snaps[0].ID || sum.ResumedPacks != 1 {
 		t.Fatalf("after the resumed run: %+v, snapshots %v", sum, snaps)
 	}

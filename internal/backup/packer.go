@@ -34,9 +34,9 @@ type packer struct {
 	// checked the catalog before sending; only a blob sealed since then
 	// can be a duplicate, so this set replaces a second catalog lookup.
 	sealed map[pack.ID]struct{}
-	n       int                  // metadata packs sealed, for their keys
-	keys    []string             // keys sealed by this packer
-	dryLen  int64                // dry run: bytes in the imaginary open pack
+	n      int      // metadata packs sealed, for their keys
+	keys   []string // keys sealed by this packer
+	dryLen int64    // dry run: bytes in the imaginary open pack
 }
 
 func newPacker(e *engine, kind catalog.PackKind, onSeal func(context.Context, sealedPack) error) *packer {

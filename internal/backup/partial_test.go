@@ -100,7 +100,7 @@ func splitLines(b []byte) [][]byte {
 func runPartial(t *testing.T, src, work string) backup.Summary {
 	t.Setenv("TMPDIR", work)
 	e := newEnv(t, 1<<20)
-	sum, err := e.run(backup.Options{Paths: []string{src}})
+	sum, err := e.Run(backup.Options{Paths: []string{src}})
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}
