@@ -150,11 +150,22 @@ func TestCLIAgainstSimulator(t *testing.T) {
 	}
 }
 
+// TestCLIAgainstMoto runs the same first hour against moto, then a restore:
+// moto thaws at once and lists no RestoreStatus, so the job takes the HEAD
+// path of its polling.
 func TestCLIAgainstMoto(t *testing.T) {
 	m := testenv.Moto(t)
 	m.CreateBucket(t, "cli-bucket")
-	cliEnv(t, m.AccessKey, m.SecretKey)
+	dir := cliEnv(t, m.AccessKey, m.SecretKey)
 	cliRoundTrip(t, m.URL, "cli-bucket")
+
+	src := filepath.Join(dir, "src")
+	target := filepath.Join(dir, "restored")
+	mustRun(t, "restore", "latest", "--to", target, "--yes", "--tier", "standard", "--days", "2")
+	if out := mustRun(t, "restore", "resume"); !strings.Contains(out, "done") {
+		t.Fatalf("restore resume on moto: %s", out)
+	}
+	testrepo.SameTree(t, src, filepath.Join(target, src))
 }
 
 // TestCLIBadSecretsAndDamagedCatalog: a wrong passphrase, a missing key and
