@@ -1,11 +1,13 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -108,8 +110,15 @@ func Assemble(ctx context.Context, cat *catalog.Catalog, job catalog.Job, p *Pla
 		if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 			return res, err
 		}
-		if err := a.write(it, dest); err != nil {
+		// A run stopped between the rename and the record leaves the file
+		// in place but unrecorded: if it is exactly what we would write,
+		// record it; anything else there is someone else's file.
+		if same, err := a.alreadyThere(it, dest); err != nil {
 			return res, err
+		} else if !same {
+			if err := a.write(it, dest); err != nil {
+				return res, err
+			}
 		}
 		if err := cat.MarkRestored(ctx, job.ID, dest); err != nil {
 			return res, err
@@ -249,6 +258,46 @@ func (a *assembler) writeFile(n tree.Node, tmp, dest string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// alreadyThere reports whether dest already holds exactly the item:
+// the same symlink target, or the same bytes and mode for a file.
+func (a *assembler) alreadyThere(it Item, dest string) (bool, error) {
+	fi, err := os.Lstat(dest)
+	if err != nil {
+		return false, nil
+	}
+	n := it.Node
+	switch n.Type {
+	case tree.TypeSymlink:
+		target, err := os.Readlink(dest)
+		return err == nil && fi.Mode()&fs.ModeSymlink != 0 && target == n.Target, nil
+	case tree.TypeFile:
+		if !fi.Mode().IsRegular() || fi.Size() != n.Size || fi.Mode().Perm() != n.FileMode().Perm() {
+			return false, nil
+		}
+		f, err := os.Open(dest)
+		if err != nil {
+			return false, nil
+		}
+		defer f.Close()
+		for _, id := range n.Content {
+			r, err := a.reader(a.plan.PackOf(id))
+			if err != nil {
+				return false, err
+			}
+			want, err := r.Blob(id, a.key)
+			if err != nil {
+				return false, fmt.Errorf("restoring %s: blob %s: %w", dest, id, err)
+			}
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(f, got); err != nil || !bytes.Equal(got, want) {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // applyMeta sets mode, owner (when running as root) and mtime.

@@ -41,36 +41,64 @@ func TestKillDuringAssembly(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.snap = snap
-	target := filepath.Join(t.TempDir(), "r")
-	job := f.start(t, nil, target, store.TierBulk, 3)
-	f.Clock.Advance(49 * time.Hour)
-	if _, err := restore.Refresh(ctx, f.Cat, f.Store, job, f.opts); err != nil {
-		t.Fatal(err)
+	// Each trial restores into a new folder with a new job (the packs are
+	// thawed already), so every child has the whole assembly to do.
+	newJob := func() (int64, string) {
+		target := filepath.Join(t.TempDir(), "r")
+		job := f.start(t, nil, target, store.TierBulk, 3)
+		f.Clock.Advance(49 * time.Hour)
+		if _, err := restore.Refresh(ctx, f.Cat, f.Store, job, f.opts); err != nil {
+			t.Fatal(err)
+		}
+		if err := restore.Download(ctx, f.Cat, f.Store, job, restore.JobDir(f.Spool, job), f.opts); err != nil {
+			t.Fatal(err)
+		}
+		return job, target
 	}
-	if err := restore.Download(ctx, f.Cat, f.Store, job, restore.JobDir(f.Spool, job), f.opts); err != nil {
-		t.Fatal(err)
-	}
-
-	rng := rand.New(rand.NewPCG(1, 2))
-	killed := 0
-	for trial := range 6 {
+	child := func(job int64, kill time.Duration) (time.Duration, bool) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestAssembleChild$")
 		cmd.Env = append(os.Environ(), "ICEVAULT_ASSEMBLE_CHILD=1",
 			"ICEVAULT_CATALOG="+f.Cat.Path(), "ICEVAULT_JOB="+strconv.FormatInt(job, 10),
 			"ICEVAULT_IDENTITY="+f.Secrets.Identity, "ICEVAULT_IDKEY="+hex.EncodeToString(f.Repo.IDKey[:]))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(20+rng.IntN(250)) * time.Millisecond
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		timer := time.NewTimer(kill)
+		defer timer.Stop()
 		select {
-		case <-done:
-			t.Logf("trial %d: the child finished before the kill at %v", trial, delay)
-		case <-time.After(delay):
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("the child failed: %v\n%s", err, out.String())
+			}
+			return time.Since(start), false
+		case <-timer.C:
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
+			return kill, true
+		}
+	}
+	calJob, _ := newJob()
+	full, _ := child(calJob, time.Minute)
+	t.Logf("an uninterrupted assembly takes %v", full)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	killed := 0
+	var job int64
+	var target string
+	for trial := range 6 {
+		if trial%2 == 0 {
+			job, target = newJob()
+		}
+		delay := time.Duration(rng.Int64N(int64(full)*9/10)) + time.Millisecond
+		if _, k := child(job, delay); k {
 			killed++
+		} else {
+			t.Logf("trial %d: the child finished before the kill at %v", trial, delay)
 		}
 		// Whatever is under a final name is whole and right.
 		for _, p := range []string{big, filepath.Join(f.src, "video", "small.txt"), filepath.Join(f.src, "photos", "a.raw")} {

@@ -409,3 +409,36 @@ func TestQuoteMatchesPriceTable(t *testing.T) {
 		t.Errorf("standard: %+v", q.Tiers[0])
 	}
 }
+
+// TestStoppedBetweenRenameAndRecord: a run stopped after renaming a file
+// into place but before recording it leaves the file unrecorded; the next
+// run recognises its own bytes and goes on, while a different file that
+// appeared there is still refused.
+func TestStoppedBetweenRenameAndRecord(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		f := setup(t)
+		ctx := context.Background()
+		file := filepath.Join(f.src, "photos", "a.raw")
+		target := filepath.Join(t.TempDir(), "r")
+		job := f.start(t, []string{file}, target, store.TierBulk, 3)
+		data, _ := os.ReadFile(file)
+		if !same {
+			data = append([]byte(nil), data...)
+			data[0] ^= 1
+		}
+		testrepo.WriteFile(t, filepath.Join(target, file), data)
+		fi, _ := os.Stat(file)
+		os.Chmod(filepath.Join(target, file), fi.Mode().Perm())
+		f.Clock.Advance(49 * time.Hour)
+		pr, err := restore.Step(ctx, f.Cat, f.Store, job, f.Spool, f.keys, f.opts)
+		switch {
+		case same && (err != nil || !pr.Done):
+			t.Fatalf("own file already in place: %+v, %v", pr, err)
+		case !same && !errors.Is(err, restore.ErrConflict):
+			t.Fatalf("a different file in place: %v, want a conflict", err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(target, file)); !bytes.Equal(got, data) {
+			t.Fatal("the file in place was changed")
+		}
+	}
+}
