@@ -37,6 +37,7 @@ import (
 	"github.com/icevault/icevault/internal/sim"
 	"github.com/icevault/icevault/internal/store"
 	"github.com/icevault/icevault/internal/store/s3store"
+	"github.com/icevault/icevault/internal/testrepo"
 	"github.com/icevault/icevault/internal/tree"
 )
 
@@ -81,19 +82,8 @@ type crashChildConfig struct {
 	Key     string `json:"blob_id_key"` // hex
 }
 
-// crashSecrets keeps a repository's secrets in memory (Init) and hands the
-// blob-ID key to repo.Open.
-type crashSecrets struct {
-	identity string
-	key      [32]byte
-}
-
-func (s *crashSecrets) SaveSecrets(_, identity string, key [32]byte) error {
-	s.identity, s.key = identity, key
-	return nil
-}
-func (s *crashSecrets) LoadBlobIDKey(string) ([32]byte, error) { return s.key, nil }
-
+// crashStore connects to the simulator with more retries than
+// testrepo.NewStore: the children run under injected faults.
 func crashStore(t testing.TB, url string) *s3store.Store {
 	t.Helper()
 	client, err := s3store.NewClient(aws.Config{Region: "us-east-1",
@@ -120,11 +110,11 @@ func TestKillNineChild(t *testing.T) {
 	if err := json.Unmarshal(b, &cc); err != nil {
 		t.Fatal(err)
 	}
-	secrets := &crashSecrets{}
+	secrets := &testrepo.Secrets{}
 	if k, err := hex.DecodeString(cc.Key); err != nil || len(k) != 32 {
 		t.Fatalf("blob-ID key %q: %v", cc.Key, err)
 	} else {
-		copy(secrets.key[:], k)
+		copy(secrets.Key[:], k)
 	}
 	ctx := context.Background()
 	say := func(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
@@ -330,29 +320,19 @@ var crashDirs = []string{"docs", "docs/notes", "photos/2025", "photos/2026", "co
 func crashDataSet(t *testing.T, r *crashRNG, src string) {
 	t.Helper()
 	for i := range 10 {
-		writeCrashFile(t, filepath.Join(src, crashDirs[2+i%2*4], fmt.Sprintf("big-%02d.raw", i)), r.bytes(1<<20+r.IntN(5<<20)))
+		testrepo.WriteFile(t, filepath.Join(src, crashDirs[2+i%2*4], fmt.Sprintf("big-%02d.raw", i)), r.bytes(1<<20+r.IntN(5<<20)))
 	}
 	for i := range 8 {
-		writeCrashFile(t, filepath.Join(src, crashDirs[i%2*4], fmt.Sprintf("medium-%02d.txt", i)), r.text(100<<10+r.IntN(900<<10)))
+		testrepo.WriteFile(t, filepath.Join(src, crashDirs[i%2*4], fmt.Sprintf("medium-%02d.txt", i)), r.text(100<<10+r.IntN(900<<10)))
 	}
 	for i := range 30 {
-		writeCrashFile(t, filepath.Join(src, crashDirs[r.IntN(len(crashDirs))], fmt.Sprintf("small-%02d", i)), r.content(r.IntN(24<<10)))
+		testrepo.WriteFile(t, filepath.Join(src, crashDirs[r.IntN(len(crashDirs))], fmt.Sprintf("small-%02d", i)), r.content(r.IntN(24<<10)))
 	}
-	writeCrashFile(t, filepath.Join(src, "misc", "empty"), nil)
+	testrepo.WriteFile(t, filepath.Join(src, "misc", "empty"), nil)
 	if err := os.Symlink("../docs/medium-00.txt", filepath.Join(src, "misc", "link")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(src, "misc", "empty-dir"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeCrashFile(t *testing.T, p string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -378,7 +358,7 @@ func crashFiles(t *testing.T, src string) []string {
 func crashMutate(t *testing.T, r *crashRNG, src string, n int) string {
 	t.Helper()
 	p := filepath.Join(src, crashDirs[r.IntN(len(crashDirs))], fmt.Sprintf("new-%02d", n))
-	writeCrashFile(t, p, r.content(256<<10+r.IntN(4<<20-256<<10)))
+	testrepo.WriteFile(t, p, r.content(256<<10+r.IntN(4<<20-256<<10)))
 	did := []string{"added " + strings.TrimPrefix(p, src)}
 	files := crashFiles(t, src)
 	victim := files[r.IntN(len(files))]
@@ -392,7 +372,7 @@ func crashMutate(t *testing.T, r *crashRNG, src string, n int) string {
 		if len(data) > 0 {
 			off := r.IntN(len(data))
 			copy(data[off:], r.bytes(min(len(data)-off, 64<<10)))
-			writeCrashFile(t, victim, data)
+			testrepo.WriteFile(t, victim, data)
 			did = append(did, "rewrote part of "+rel)
 		}
 	case 1: // append
@@ -669,18 +649,13 @@ func TestKillNineAnywhere(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
 
-	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
-	srv, err := sim.Start(sim.Options{Clock: clk, Dir: filepath.Join(base, "sim"), Buckets: []string{crashBucket}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, clk := testrepo.StartSim(t, filepath.Join(base, "sim"), crashBucket)
 	st := crashStore(t, srv.URL)
 	src := filepath.Join(base, "src")
 	crashDataSet(t, rng, src)
 
 	// newRepo makes a repository and the config file its children read.
-	newRepo := func(name string) (crashChildConfig, string, *crashSecrets, repo.Layout) {
+	newRepo := func(name string) (crashChildConfig, string, *testrepo.Secrets, repo.Layout) {
 		dir := filepath.Join(base, name)
 		cc := crashChildConfig{URL: srv.URL, Catalog: filepath.Join(dir, "catalog.db"), Spool: filepath.Join(dir, "spool"), Src: src}
 		cat, err := catalog.Open(ctx, cc.Catalog)
@@ -688,12 +663,12 @@ func TestKillNineAnywhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cat.Close()
-		secrets := &crashSecrets{}
+		secrets := &testrepo.Secrets{}
 		layout, _ := repo.NewLayout("icevault/", name)
 		if _, _, err := repo.Init(ctx, st, cat, secrets, repo.InitOptions{Bucket: crashBucket, Layout: layout, PackSize: 1 << 20, Now: clk.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		cc.Key = hex.EncodeToString(secrets.key[:])
+		cc.Key = hex.EncodeToString(secrets.Key[:])
 		b, _ := json.Marshal(cc)
 		cfgPath := filepath.Join(dir, "child.json")
 		if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
@@ -714,10 +689,7 @@ func TestKillNineAnywhere(t *testing.T) {
 		calSum.FilesNew, calSum.BytesRead>>20, calSum.Packs, cal.elapsed.Round(time.Millisecond))
 
 	cc, cfgPath, secrets, layout := newRepo("main")
-	ident, err := age.ParseHybridIdentity(secrets.identity)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ident := secrets.AgeIdentity(t)
 	// est is how long a child takes to finish the work at hand: the whole
 	// calibration run at first, then the last run that was not killed.
 	est := cal.elapsed
@@ -940,7 +912,7 @@ func TestKillNineAnywhere(t *testing.T) {
 	// describes, every snapshot's blobs decrypt and verify, every snapshot
 	// has its record and the indexes of its data packs in the bucket, and
 	// the last snapshot restores byte for byte.
-	verifyCrashBucket(t, cc, st, clk, ident, secrets.key, sum.SnapshotID)
+	verifyCrashBucket(t, cc, st, clk, ident, secrets.Key, sum.SnapshotID)
 }
 
 // verifyCrashBucket reads every uploaded pack back from the simulator
@@ -1140,50 +1112,11 @@ func verifyCrashBucket(t *testing.T, cc crashChildConfig, st *s3store.Store, clk
 		t.Fatalf("snapshot %s: root %+v, want the one path %s", s.ID, root.Nodes, cc.Src)
 	}
 	restore(root.Nodes[0].Subtree, dst)
-	sameCrashTree(t, cc.Src, dst)
-	sameCrashTree(t, dst, cc.Src)
-}
-
-// sameCrashTree checks that every file, link and folder under a is under b
-// with the same type, permissions, content and link target.
-func sameCrashTree(t *testing.T, a, b string) {
-	t.Helper()
-	n := 0
-	err := filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
+	// Both ways, comparing what this restore keeps (not folder modes or
+	// mtimes).
+	for _, ab := range [][2]string{{cc.Src, dst}, {dst, cc.Src}} {
+		if n := testrepo.CompareTrees(t, ab[0], ab[1], testrepo.TreeCheck{}); n.Files == 0 {
+			t.Errorf("no files under %s", ab[0])
 		}
-		rel, _ := filepath.Rel(a, p)
-		q := filepath.Join(b, rel)
-		gi, err := os.Lstat(q)
-		if err != nil {
-			t.Errorf("%s: in %s, not in %s", rel, a, b)
-			return nil
-		}
-		if fi.Mode().Type() != gi.Mode().Type() || (fi.Mode().IsRegular() && fi.Mode().Perm() != gi.Mode().Perm()) {
-			t.Errorf("%s: mode %v in %s, %v in %s", rel, fi.Mode(), a, gi.Mode(), b)
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			n++
-			x, _ := os.ReadFile(p)
-			y, _ := os.ReadFile(q)
-			if !bytes.Equal(x, y) {
-				t.Errorf("%s: %d bytes in %s, %d different bytes in %s", rel, len(x), a, len(y), b)
-			}
-		case fi.Mode()&os.ModeSymlink != 0:
-			x, _ := os.Readlink(p)
-			y, _ := os.Readlink(q)
-			if x != y {
-				t.Errorf("%s: link to %q in %s, to %q in %s", rel, x, a, y, b)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 {
-		t.Errorf("no files under %s", a)
 	}
 }

@@ -16,17 +16,14 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/icevault/icevault/internal/backup"
 	"github.com/icevault/icevault/internal/catalog"
-	"github.com/icevault/icevault/internal/clock"
 	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/sim"
 	"github.com/icevault/icevault/internal/store"
-	"github.com/icevault/icevault/internal/store/s3store"
 	"github.com/icevault/icevault/internal/testenv"
+	"github.com/icevault/icevault/internal/testrepo"
 )
 
 // TestRecoveryByHand runs docs/recovery-by-hand.md: every shell block marked
@@ -108,21 +105,10 @@ func docBlocks(t *testing.T, doc string) (blocks []string, script string) {
 
 func byHand(t *testing.T, awsBin, ageBin, identity, recipient string, blocks []string, script string) {
 	ctx := context.Background()
-	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"my-deep-archive"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	client, err := s3store.NewClient(aws.Config{Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(sim.DefaultAccessKey, sim.DefaultSecretKey, "")},
-		s3store.ClientOptions{Endpoint: srv.URL, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := s3store.New(client, "my-deep-archive", s3store.Options{})
+	srv, clk := testrepo.StartSim(t, "", "my-deep-archive")
+	st := testrepo.NewStore(t, srv.URL, "my-deep-archive")
 	dir := t.TempDir()
-	cat := openCatalog(t, filepath.Join(dir, "catalog.db"))
+	cat := testrepo.OpenCatalog(t, filepath.Join(dir, "catalog.db"))
 
 	// A repository to the given recipient, as repo.Init makes one.
 	layout, _ := repo.NewLayout("icevault/", "home")
@@ -140,16 +126,16 @@ func byHand(t *testing.T, awsBin, ageBin, identity, recipient string, blocks []s
 	if err := repo.SaveToCatalog(ctx, cat, cfg, layout, "my-deep-archive"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(ctx, cat, &memSecrets{key: key})
+	r, err := repo.Open(ctx, cat, &testrepo.Secrets{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, filepath.Join(src, "docs", "a.txt"), []byte(strings.Repeat("hello deep archive\n", 1000)))
-	writeFile(t, filepath.Join(src, "docs", "empty"), nil)
-	writeFile(t, filepath.Join(src, "photos", "big.raw"), randomBytes(2<<20+12345))
-	writeFile(t, filepath.Join(src, "odd", "name\xff\xfe with space"), []byte("non-UTF-8 name"))
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "a.txt"), []byte(strings.Repeat("hello deep archive\n", 1000)))
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "empty"), nil)
+	testrepo.WriteFile(t, filepath.Join(src, "photos", "big.raw"), testrepo.Random(2<<20+12345))
+	testrepo.WriteFile(t, filepath.Join(src, "odd", "name\xff\xfe with space"), []byte("non-UTF-8 name"))
 	os.MkdirAll(filepath.Join(src, "empty-dir"), 0o755)
 	os.Symlink("../docs/a.txt", filepath.Join(src, "odd", "link"))
 	os.Chmod(filepath.Join(src, "docs", "a.txt"), 0o600)
@@ -161,7 +147,7 @@ func byHand(t *testing.T, awsBin, ageBin, identity, recipient string, blocks []s
 	}
 	run()
 	os.WriteFile(filepath.Join(src, "docs", "a.txt"), []byte("changed"), 0o600)
-	writeFile(t, filepath.Join(src, "docs", "new.txt"), []byte("new"))
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "new.txt"), []byte("new"))
 	run()
 	if s, _ := cat.Snapshots(ctx); len(s) != 2 {
 		t.Fatalf("%d snapshots", len(s))
@@ -208,7 +194,9 @@ func byHand(t *testing.T, awsBin, ageBin, identity, recipient string, blocks []s
 	}
 
 	// The latest snapshot came back, byte for byte, with modes and links.
-	sameTree(t, src, filepath.Join(work, "restored", src))
+	if n := testrepo.CompareTrees(t, src, filepath.Join(work, "restored", src), testrepo.TreeCheck{ModTimes: true}); n.Entries < 8 {
+		t.Errorf("only %d entries compared", n.Entries)
+	}
 	if fi, err := os.Stat(filepath.Join(work, "restored", src, "docs", "a.txt")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("a.txt: %v, %v", fi, err)
 	}
@@ -217,52 +205,5 @@ func byHand(t *testing.T, awsBin, ageBin, identity, recipient string, blocks []s
 	all, _ := cat.Packs(ctx, catalog.PackFilter{Kind: catalog.PackData})
 	if n := len(strings.Fields(string(need))); n == 0 || n > len(all) {
 		t.Errorf("%d data packs to thaw of %d", n, len(all))
-	}
-}
-
-// sameTree compares two directory trees: names, types, contents, modes,
-// mtimes of files, symlink targets.
-func sameTree(t *testing.T, a, b string) {
-	t.Helper()
-	n := 0
-	err := filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(a, p)
-		q := filepath.Join(b, rel)
-		gi, err := os.Lstat(q)
-		if err != nil {
-			t.Errorf("%s: missing from the restore", rel)
-			return nil
-		}
-		n++
-		if fi.Mode().Type() != gi.Mode().Type() || (!fi.Mode().IsDir() && fi.Mode()&os.ModeSymlink == 0 && fi.Mode().Perm() != gi.Mode().Perm()) {
-			t.Errorf("%s: mode %v, restored %v", rel, fi.Mode(), gi.Mode())
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			x, _ := os.ReadFile(p)
-			y, _ := os.ReadFile(q)
-			if !bytes.Equal(x, y) {
-				t.Errorf("%s: %d bytes, restored %d bytes that differ", rel, len(x), len(y))
-			}
-			if !fi.ModTime().Equal(gi.ModTime()) {
-				t.Errorf("%s: mtime %v, restored %v", rel, fi.ModTime(), gi.ModTime())
-			}
-		case fi.Mode()&os.ModeSymlink != 0:
-			x, _ := os.Readlink(p)
-			y, _ := os.Readlink(q)
-			if x != y {
-				t.Errorf("%s: link to %q, restored %q", rel, x, y)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n < 8 {
-		t.Errorf("only %d entries compared", n)
 	}
 }

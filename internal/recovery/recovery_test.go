@@ -3,7 +3,6 @@ package recovery_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -17,118 +16,61 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/icevault/icevault/internal/backup"
 	"github.com/icevault/icevault/internal/catalog"
-	"github.com/icevault/icevault/internal/clock"
 	"github.com/icevault/icevault/internal/keystore"
 	"github.com/icevault/icevault/internal/pack"
 	"github.com/icevault/icevault/internal/recovery"
 	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/sim"
 	"github.com/icevault/icevault/internal/store"
-	"github.com/icevault/icevault/internal/store/s3store"
+	"github.com/icevault/icevault/internal/testrepo"
 	"github.com/icevault/icevault/internal/tree"
 )
 
-// memSecrets keeps repository secrets in memory (as in package backup's tests).
-type memSecrets struct {
-	identity string
-	key      [32]byte
-}
-
-func (m *memSecrets) SaveSecrets(_, identity string, key [32]byte) error {
-	m.identity, m.key = identity, key
-	return nil
-}
-func (m *memSecrets) LoadBlobIDKey(string) ([32]byte, error) { return m.key, nil }
-
 // env is a repository on the simulator with a fake clock.
-type env struct {
-	t       *testing.T
-	srv     *sim.Running
-	clk     *clock.Fake
-	st      *s3store.Store
-	cat     *catalog.Catalog
-	repo    *repo.Repo
-	secrets *memSecrets
-	spool   string
-}
+type env struct{ *testrepo.Env }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"backups"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	client, err := s3store.NewClient(aws.Config{Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(sim.DefaultAccessKey, sim.DefaultSecretKey, "")},
-		s3store.ClientOptions{Endpoint: srv.URL, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cat := openCatalog(t, filepath.Join(dir, "catalog.db"))
-	e := &env{t: t, srv: srv, clk: clk, st: s3store.New(client, "backups", s3store.Options{}), cat: cat,
-		secrets: &memSecrets{}, spool: filepath.Join(dir, "spool")}
-	layout, _ := repo.NewLayout("icevault/", "test")
-	e.repo, _, err = repo.Init(context.Background(), e.st, cat, e.secrets, repo.InitOptions{Bucket: "backups", Layout: layout, PackSize: 1 << 20, Now: clk.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+func newEnv(t *testing.T) *env { return &env{testrepo.New(t, 1<<20)} }
 
-func openCatalog(t *testing.T, path string) *catalog.Catalog {
-	t.Helper()
-	cat, err := catalog.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	return cat
-}
-
+// run backs up paths with the tag t1 (so that rebuilt catalogs have tags
+// to compare).
 func (e *env) run(paths ...string) (backup.Summary, error) {
-	e.clk.Advance(time.Minute)
-	return backup.Run(context.Background(), e.repo, e.cat, e.st, backup.Options{Paths: paths, Host: "testhost", SpoolDir: e.spool, Clock: e.clk, Tags: []string{"t1"}})
+	return e.Run(backup.Options{Paths: paths, Tags: []string{"t1"}})
 }
 
 func (e *env) backup(paths ...string) backup.Summary {
-	e.t.Helper()
+	e.T.Helper()
 	sum, err := e.run(paths...)
 	if err != nil {
-		e.t.Fatalf("backup: %v", err)
+		e.T.Fatalf("backup: %v", err)
 	}
 	return sum
 }
 
 // stoppedRun runs a backup that S3 stops (access denied) at its nth PUT.
 func (e *env) stoppedRun(nth int, paths ...string) {
-	e.t.Helper()
-	remove := e.srv.InjectFault(sim.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied", Nth: nth,
+	e.T.Helper()
+	remove := e.Srv.InjectFault(sim.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied", Nth: nth,
 		Latency: 300 * time.Millisecond}) // so that the PUTs before it finish first
 	_, err := e.run(paths...)
 	remove()
 	if !errors.Is(err, store.ErrAccessDenied) {
-		e.t.Fatalf("stopped run: %v, want access denied", err)
+		e.T.Fatalf("stopped run: %v, want access denied", err)
 	}
 }
 
 func (e *env) kit() keystore.Kit {
-	e.t.Helper()
-	text, err := keystore.FormatKit(keystore.Kit{RepoID: e.repo.Config.ID, Bucket: "backups", Prefix: "icevault/", Region: "us-east-1",
-		Identity: e.secrets.identity, BlobIDKey: e.secrets.key, Created: e.clk.Now()})
+	e.T.Helper()
+	text, err := keystore.FormatKit(keystore.Kit{RepoID: e.Repo.Config.ID, Bucket: "backups", Prefix: "icevault/", Region: "us-east-1",
+		Identity: e.Secrets.Identity, BlobIDKey: e.Secrets.Key, Created: e.Clock.Now()})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	k, err := keystore.ParseKit(text)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return k
 }
@@ -136,10 +78,10 @@ func (e *env) kit() keystore.Kit {
 // download lists the bucket as a new machine would, thaws what recovery
 // needs on the fake clock (one round) and downloads it to local files.
 func (e *env) download(allData bool) (recovery.Listing, recovery.Input) {
-	t := e.t
+	t := e.T
 	t.Helper()
 	ctx := context.Background()
-	ls, err := recovery.Objects(ctx, e.st, e.repo.Layout)
+	ls, err := recovery.Objects(ctx, e.Store, e.Repo.Layout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +89,14 @@ func (e *env) download(allData bool) (recovery.Listing, recovery.Input) {
 		if o.StorageClass != store.StorageClass {
 			t.Errorf("%s is %s", o.Key, o.StorageClass)
 		}
-		if _, err := e.st.RequestRestore(ctx, o.Key, 2, store.TierBulk); err != nil {
+		if _, err := e.Store.RequestRestore(ctx, o.Key, 2, store.TierBulk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.clk.Advance(49 * time.Hour)
+	e.Clock.Advance(49 * time.Hour)
 	dir := t.TempDir()
 	fetch := func(o store.ObjectInfo) recovery.File {
-		rc, err := e.st.Get(ctx, o.Key, nil)
+		rc, err := e.Store.Get(ctx, o.Key, nil)
 		if err != nil {
 			t.Fatalf("get %s: %v", o.Key, err)
 		}
@@ -170,7 +112,7 @@ func (e *env) download(allData bool) (recovery.Listing, recovery.Input) {
 		f.Close()
 		return recovery.FileOf(o, p)
 	}
-	in := recovery.Input{Layout: e.repo.Layout, Bucket: "backups", Config: fetch(ls.Config), Data: []recovery.File{}}
+	in := recovery.Input{Layout: e.Repo.Layout, Bucket: "backups", Config: fetch(ls.Config), Data: []recovery.File{}}
 	for _, o := range ls.Meta {
 		in.Meta = append(in.Meta, fetch(o))
 	}
@@ -184,22 +126,6 @@ func (e *env) download(allData bool) (recovery.Listing, recovery.Input) {
 	return ls, in
 }
 
-func writeFile(t *testing.T, p string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
 // history makes a repository with several snapshots: a first backup, a
 // run stopped midway (some of its data packs uploaded, indexed by the next
 // snapshot), the run that finishes it, a no-change run, a change, and a
@@ -207,19 +133,19 @@ func randomBytes(n int) []byte {
 // uploaded data packs that no snapshot lists.
 func history(t *testing.T, e *env, unfinished bool) string {
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, filepath.Join(src, "docs", "a.txt"), []byte(strings.Repeat("hello deep archive\n", 1000)))
-	writeFile(t, filepath.Join(src, "docs", "empty"), nil)
-	writeFile(t, filepath.Join(src, "photos", "big.raw"), randomBytes(3<<20+12345))
-	writeFile(t, filepath.Join(src, "odd", "name\xff\xfe with space"), []byte("non-UTF-8 name"))
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "a.txt"), []byte(strings.Repeat("hello deep archive\n", 1000)))
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "empty"), nil)
+	testrepo.WriteFile(t, filepath.Join(src, "photos", "big.raw"), testrepo.Random(3<<20+12345))
+	testrepo.WriteFile(t, filepath.Join(src, "odd", "name\xff\xfe with space"), []byte("non-UTF-8 name"))
 	os.MkdirAll(filepath.Join(src, "empty-dir"), 0o755)
 	os.Symlink("../docs/a.txt", filepath.Join(src, "odd", "link"))
 	e.backup(src)
 
 	for i := range 6 {
-		writeFile(t, filepath.Join(src, "f", string(rune('a'+i))), randomBytes(900<<10))
+		testrepo.WriteFile(t, filepath.Join(src, "f", string(rune('a'+i))), testrepo.Random(900<<10))
 	}
 	e.stoppedRun(3, src)
-	if un, _ := e.cat.Packs(context.Background(), catalog.PackFilter{Kind: catalog.PackData, State: catalog.Uploaded, Unindexed: true}); len(un) == 0 {
+	if un, _ := e.Cat.Packs(context.Background(), catalog.PackFilter{Kind: catalog.PackData, State: catalog.Uploaded, Unindexed: true}); len(un) == 0 {
 		t.Fatal("the stopped run uploaded no data pack")
 	}
 	if sum := e.backup(src); sum.ResumedPacks == 0 {
@@ -228,16 +154,16 @@ func history(t *testing.T, e *env, unfinished bool) string {
 	if sum := e.backup(src); !sum.Unchanged {
 		t.Fatalf("no-change run: %+v", sum)
 	}
-	writeFile(t, filepath.Join(src, "docs", "new.txt"), []byte("a new small file"))
+	testrepo.WriteFile(t, filepath.Join(src, "docs", "new.txt"), []byte("a new small file"))
 	os.Rename(filepath.Join(src, "photos", "big.raw"), filepath.Join(src, "photos", "renamed.raw"))
 	e.backup(src)
 	other := filepath.Join(t.TempDir(), "other")
-	writeFile(t, filepath.Join(other, "x", "y", "z.bin"), randomBytes(1500<<10))
+	testrepo.WriteFile(t, filepath.Join(other, "x", "y", "z.bin"), testrepo.Random(1500<<10))
 	e.backup(src, other)
 
 	if unfinished {
 		for i := range 4 {
-			writeFile(t, filepath.Join(other, "late", string(rune('a'+i))), randomBytes(900<<10))
+			testrepo.WriteFile(t, filepath.Join(other, "late", string(rune('a'+i))), testrepo.Random(900<<10))
 		}
 		e.stoppedRun(2, src, other)
 	}
@@ -251,7 +177,7 @@ func TestRecoverRebuildsIdenticalCatalog(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	history(t, e, true)
-	orig := e.cat
+	orig := e.Cat
 	snaps, _ := orig.Snapshots(ctx)
 	if len(snaps) != 4 {
 		t.Fatalf("%d snapshots, want 4", len(snaps))
@@ -264,17 +190,17 @@ func TestRecoverRebuildsIdenticalCatalog(t *testing.T) {
 	for _, allData := range []bool{false, true} {
 		name := map[bool]string{false: "metadata-only", true: "all-data"}[allData]
 		t.Run(name, func(t *testing.T) {
-			e.t = t
-			before := e.srv.Counts()
+			e.T = t
+			before := e.Srv.Counts()
 			ls, in := e.download(allData)
-			thawed := e.srv.Counts()["RestoreObject"] - before["RestoreObject"]
+			thawed := e.Srv.Counts()["RestoreObject"] - before["RestoreObject"]
 			if want := 1 + len(ls.Meta) + map[bool]int{false: 0, true: len(ls.Data)}[allData]; thawed != want {
 				t.Errorf("%d restore requests, want %d", thawed, want)
 			}
-			if e.srv.Counts()["ListObjectsV2"]-before["ListObjectsV2"] != 1 {
-				t.Errorf("recovery listed the bucket %d times", e.srv.Counts()["ListObjectsV2"]-before["ListObjectsV2"])
+			if e.Srv.Counts()["ListObjectsV2"]-before["ListObjectsV2"] != 1 {
+				t.Errorf("recovery listed the bucket %d times", e.Srv.Counts()["ListObjectsV2"]-before["ListObjectsV2"])
 			}
-			fresh := openCatalog(t, filepath.Join(t.TempDir(), "new", "catalog.db"))
+			fresh := testrepo.OpenCatalog(t, filepath.Join(t.TempDir(), "new", "catalog.db"))
 			res, err := recovery.Rebuild(ctx, fresh, e.kit(), in)
 			if err != nil {
 				t.Fatal(err)
@@ -289,7 +215,7 @@ func TestRecoverRebuildsIdenticalCatalog(t *testing.T) {
 			if !slices.Equal(res.Unindexed, wantUnindexed) {
 				t.Errorf("unindexed data packs %v, want %v", res.Unindexed, wantUnindexed)
 			}
-			if res.Snapshots != 4 || len(res.Missing) != 0 || len(res.Incomplete) != 0 || res.RepoID != e.repo.Config.ID {
+			if res.Snapshots != 4 || len(res.Missing) != 0 || len(res.Incomplete) != 0 || res.RepoID != e.Repo.Config.ID {
 				t.Errorf("result %+v", res)
 			}
 			skip := map[string]bool{}
@@ -302,11 +228,11 @@ func TestRecoverRebuildsIdenticalCatalog(t *testing.T) {
 			sameCatalog(t, orig, fresh, skip)
 
 			// The rebuilt catalog opens as the repository.
-			r, err := repo.Open(ctx, fresh, e.secrets)
+			r, err := repo.Open(ctx, fresh, e.Secrets)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Config.ID != e.repo.Config.ID || r.Layout != e.repo.Layout || r.Bucket != "backups" || r.Polynomial != e.repo.Polynomial {
+			if r.Config.ID != e.Repo.Config.ID || r.Layout != e.Repo.Layout || r.Bucket != "backups" || r.Polynomial != e.Repo.Polynomial {
 				t.Errorf("reopened repository: %+v", r)
 			}
 			// Recovering into it again is refused.
@@ -451,9 +377,9 @@ func TestRecoverRefusals(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, filepath.Join(src, "a"), randomBytes(200<<10))
+	testrepo.WriteFile(t, filepath.Join(src, "a"), testrepo.Random(200<<10))
 	e.backup(src)
-	writeFile(t, filepath.Join(src, "b"), randomBytes(200<<10))
+	testrepo.WriteFile(t, filepath.Join(src, "b"), testrepo.Random(200<<10))
 	e.backup(src)
 	_, in := e.download(true)
 	good := e.kit()
@@ -465,7 +391,7 @@ func TestRecoverRefusals(t *testing.T) {
 		}
 	}
 	try := func(t *testing.T, kit keystore.Kit, in recovery.Input) (*catalog.Catalog, error) {
-		c := openCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
+		c := testrepo.OpenCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
 		_, err := recovery.Rebuild(ctx, c, kit, in)
 		if err == nil {
 			t.Fatal("rebuild succeeded")
@@ -561,7 +487,7 @@ func TestRecoverRefusals(t *testing.T) {
 		}
 	})
 	t.Run("not empty", func(t *testing.T) {
-		c := openCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
+		c := testrepo.OpenCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
 		c.SetSetting(ctx, "something", []byte("x"))
 		if _, err := recovery.Rebuild(ctx, c, good, in); !errors.Is(err, recovery.ErrNotEmpty) {
 			t.Errorf("error %v", err)
@@ -569,12 +495,12 @@ func TestRecoverRefusals(t *testing.T) {
 	})
 	t.Run("no repository", func(t *testing.T) {
 		l, _ := repo.NewLayout("icevault/", "nothing-here")
-		if _, err := recovery.Objects(ctx, e.st, l); !errors.Is(err, recovery.ErrNoRepository) {
+		if _, err := recovery.Objects(ctx, e.Store, l); !errors.Is(err, recovery.ErrNoRepository) {
 			t.Errorf("error %v", err)
 		}
 	})
 	t.Run("good", func(t *testing.T) {
-		c := openCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
+		c := testrepo.OpenCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
 		res, err := recovery.Rebuild(ctx, c, good, in)
 		if err != nil || res.Snapshots != 2 || len(res.Warnings) != 0 {
 			t.Fatalf("%+v, %v", res, err)
@@ -589,23 +515,23 @@ func TestRecoverOddObjects(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, filepath.Join(src, "a"), randomBytes(200<<10))
+	testrepo.WriteFile(t, filepath.Join(src, "a"), testrepo.Random(200<<10))
 	first := e.backup(src)
 
 	put := func(key string, body []byte) {
 		t.Helper()
-		if _, err := e.st.Put(ctx, store.PutRequest{Key: key, Body: bytes.NewReader(body), Size: int64(len(body)), SHA256: sha256.Sum256(body)}); err != nil {
+		if _, err := e.Store.Put(ctx, store.PutRequest{Key: key, Body: bytes.NewReader(body), Size: int64(len(body)), SHA256: sha256.Sum256(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	makePack := func(kind pack.Kind, blobs ...[]byte) []byte {
 		var buf bytes.Buffer
-		w, err := pack.NewWriter(&buf, e.repo.Recipients, pack.WriterOptions{})
+		w, err := pack.NewWriter(&buf, e.Repo.Recipients, pack.WriterOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, b := range blobs {
-			if err := w.Add(kind, e.repo.IDKey.ID(b), b); err != nil {
+			if err := w.Add(kind, e.Repo.IDKey.ID(b), b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -616,27 +542,27 @@ func TestRecoverOddObjects(t *testing.T) {
 	}
 	// A crashed run's metadata pack: one tree, no snapshot record.
 	orphanTree, _ := tree.Encode(tree.Tree{Nodes: []tree.Node{{Name: "lost", Type: tree.TypeFile, Mode: 0o644}}})
-	e.clk.Advance(time.Hour)
-	orphanKey := e.repo.Layout.MetaKey(e.clk.Now(), "deadbeefdeadbeefdeadbeefdeadbeef", 0)
+	e.Clock.Advance(time.Hour)
+	orphanKey := e.Repo.Layout.MetaKey(e.Clock.Now(), "deadbeefdeadbeefdeadbeefdeadbeef", 0)
 	put(orphanKey, makePack(pack.KindTree, orphanTree))
 	// A data pack no record lists.
 	lostData := []byte("data of a run that never finished")
 	body := makePack(pack.KindData, lostData)
-	unindexedKey := e.repo.Layout.DataKey(sha256.Sum256(body))
+	unindexedKey := e.Repo.Layout.DataKey(sha256.Sum256(body))
 	put(unindexedKey, body)
 	// Something that is not part of the layout.
-	put(e.repo.Layout.Root+"README", []byte("hello"))
+	put(e.Repo.Layout.Root+"README", []byte("hello"))
 
-	ls, err := recovery.Objects(ctx, e.st, e.repo.Layout)
+	ls, err := recovery.Objects(ctx, e.Store, e.Repo.Layout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ls.Other, []string{e.repo.Layout.Root + "README"}) || len(ls.Meta) != 2 {
+	if !slices.Equal(ls.Other, []string{e.Repo.Layout.Root + "README"}) || len(ls.Meta) != 2 {
 		t.Fatalf("listing %+v", ls)
 	}
 	for _, allData := range []bool{false, true} {
 		_, in := e.download(allData)
-		c := openCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
+		c := testrepo.OpenCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
 		res, err := recovery.Rebuild(ctx, c, e.kit(), in)
 		if err != nil {
 			t.Fatal(err)
@@ -644,7 +570,7 @@ func TestRecoverOddObjects(t *testing.T) {
 		if res.Snapshots != 1 || !slices.Equal(res.Unindexed, []string{unindexedKey}) || len(res.Incomplete) != 0 {
 			t.Errorf("result %+v", res)
 		}
-		if got, err := c.Tree(ctx, e.repo.IDKey.ID(orphanTree)); err != nil || !bytes.Equal(got, orphanTree) {
+		if got, err := c.Tree(ctx, e.Repo.IDKey.ID(orphanTree)); err != nil || !bytes.Equal(got, orphanTree) {
 			t.Errorf("orphan tree: %q, %v", got, err)
 		}
 		un, _ := c.Packs(ctx, catalog.PackFilter{Unindexed: true})
@@ -659,7 +585,7 @@ func TestRecoverOddObjects(t *testing.T) {
 		if !slices.Equal(keys, want) {
 			t.Errorf("all-data %v: unindexed packs %v, want %v", allData, keys, want)
 		}
-		has, _ := c.HasBlob(ctx, e.repo.IDKey.ID(lostData))
+		has, _ := c.HasBlob(ctx, e.Repo.IDKey.ID(lostData))
 		if has != allData {
 			t.Errorf("all-data %v: blob of the unindexed pack known: %v", allData, has)
 		}

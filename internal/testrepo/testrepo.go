@@ -67,23 +67,34 @@ type Env struct {
 // (in policy mode: only create-only DEEP_ARCHIVE puts are allowed).
 func New(t testing.TB, packSize int64) *Env {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"backups"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, clk := StartSim(t, "", "backups")
 	e := &Env{T: t, Srv: srv, Clock: clk, Secrets: &Secrets{}, Dir: t.TempDir(), Bucket: "backups"}
 	e.Store = NewStore(t, srv.URL, "backups")
 	e.Spool = filepath.Join(e.Dir, "spool")
 	e.Cat = OpenCatalog(t, filepath.Join(e.Dir, "catalog.db"))
 	layout, _ := repo.NewLayout("icevault/", "test")
+	var err error
 	e.Repo, _, err = repo.Init(context.Background(), e.Store, e.Cat, e.Secrets,
 		repo.InitOptions{Bucket: "backups", Layout: layout, PackSize: packSize, Now: clk.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// StartSim starts a simulator holding buckets, in policy mode (only
+// create-only DEEP_ARCHIVE puts are allowed), on a fake clock set to the
+// date New starts at. It keeps objects in dir, or in memory if dir is "",
+// and is closed at the end of the test.
+func StartSim(t testing.TB, dir string, buckets ...string) (*sim.Running, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	srv, err := sim.Start(sim.Options{Clock: clk, Dir: dir, Buckets: buckets, EnforcePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, clk
 }
 
 // NewStore connects a store to the simulator at url.
@@ -150,6 +161,28 @@ func Random(n int) []byte {
 // FIFOs, sockets and devices in a are not expected in b.
 func SameTree(t testing.TB, a, b string) {
 	t.Helper()
+	CompareTrees(t, a, b, TreeCheck{DirPerms: true, ModTimes: true})
+}
+
+// TreeCheck says what CompareTrees compares besides names, types, file
+// contents and permissions, and symlink targets.
+type TreeCheck struct {
+	DirPerms bool // folders' permissions too
+	ModTimes bool // files' mtimes
+}
+
+// TreeCount says how much CompareTrees compared.
+type TreeCount struct {
+	Entries int // entries of a (a included) found in b
+	Files   int // regular files among them
+}
+
+// CompareTrees fails the test where the tree at b does not match the tree
+// at a in what c asks for (everything under a must be in b; b may hold
+// more). FIFOs, sockets and devices in a are not expected in b.
+func CompareTrees(t testing.TB, a, b string, c TreeCheck) TreeCount {
+	t.Helper()
+	var n TreeCount
 	err := filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -161,27 +194,30 @@ func SameTree(t testing.TB, a, b string) {
 		q := filepath.Join(b, rel)
 		gi, err := os.Lstat(q)
 		if err != nil {
-			t.Errorf("%s: missing from the restore", rel)
+			t.Errorf("%s: in %s, missing from %s", rel, a, b)
 			return nil
 		}
-		if fi.Mode().Type() != gi.Mode().Type() || (fi.Mode().Type()&os.ModeSymlink == 0 && fi.Mode().Perm() != gi.Mode().Perm()) {
-			t.Errorf("%s: mode %v, restored %v", rel, fi.Mode(), gi.Mode())
+		n.Entries++
+		perms := fi.Mode().IsRegular() || (c.DirPerms && fi.IsDir())
+		if fi.Mode().Type() != gi.Mode().Type() || (perms && fi.Mode().Perm() != gi.Mode().Perm()) {
+			t.Errorf("%s: mode %v in %s, %v in %s", rel, fi.Mode(), a, gi.Mode(), b)
 		}
 		switch {
 		case fi.Mode().IsRegular():
+			n.Files++
 			x, _ := os.ReadFile(p)
 			y, _ := os.ReadFile(q)
 			if !bytes.Equal(x, y) {
-				t.Errorf("%s: %d bytes, restored %d bytes that differ", rel, len(x), len(y))
+				t.Errorf("%s: %d bytes in %s, %d different bytes in %s", rel, len(x), a, len(y), b)
 			}
-			if !fi.ModTime().Equal(gi.ModTime()) {
-				t.Errorf("%s: mtime %v, restored %v", rel, fi.ModTime(), gi.ModTime())
+			if c.ModTimes && !fi.ModTime().Equal(gi.ModTime()) {
+				t.Errorf("%s: mtime %v in %s, %v in %s", rel, fi.ModTime(), a, gi.ModTime(), b)
 			}
 		case fi.Mode()&os.ModeSymlink != 0:
 			x, _ := os.Readlink(p)
 			y, _ := os.Readlink(q)
 			if x != y {
-				t.Errorf("%s: link to %q, restored %q", rel, x, y)
+				t.Errorf("%s: link to %q in %s, to %q in %s", rel, x, a, y, b)
 			}
 		}
 		return nil
@@ -189,4 +225,5 @@ func SameTree(t testing.TB, a, b string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return n
 }
