@@ -79,17 +79,7 @@ recovery kit offline: it is the only way back in if this machine is lost.`,
 // ensureRepoConfig adds the repository to the config file when --bucket is
 // given and the repository is not there yet.
 func (a *app) ensureRepoConfig(cmd *cobra.Command, nr config.Repository) error {
-	path := a.configPath
-	if path == "" {
-		var err error
-		if path, err = config.DefaultPath(); err != nil {
-			return err
-		}
-	}
-	f, err := config.Load(path)
-	if errors.Is(err, config.ErrNoConfig) {
-		f, err = &config.File{Repositories: map[string]*config.Repository{}}, nil
-	}
+	path, f, err := a.configForEdit()
 	if err != nil {
 		return err
 	}
@@ -127,4 +117,21 @@ func (a *app) ensureRepoConfig(cmd *cobra.Command, nr config.Repository) error {
 	}
 	a.printf("Added repository %q to %s\n", name, path)
 	return nil
+}
+
+// configForEdit returns the config file's path and contents, or an empty
+// configuration if there is no file yet (init and recover create it).
+func (a *app) configForEdit() (string, *config.File, error) {
+	path := a.configPath
+	if path == "" {
+		var err error
+		if path, err = config.DefaultPath(); err != nil {
+			return "", nil, err
+		}
+	}
+	f, err := config.Load(path)
+	if errors.Is(err, config.ErrNoConfig) {
+		return path, &config.File{Repositories: map[string]*config.Repository{}}, nil
+	}
+	return path, f, err
 }

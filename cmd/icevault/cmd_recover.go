@@ -325,17 +325,7 @@ func (a *app) rebuild(ctx context.Context, h *repoHandle, st *s3store.Store, rs 
 
 // addRepoConfig adds a repository to the config file unless it is there.
 func (a *app) addRepoConfig(name string, rc config.Repository) error {
-	path := a.configPath
-	if path == "" {
-		var err error
-		if path, err = config.DefaultPath(); err != nil {
-			return err
-		}
-	}
-	f, err := config.Load(path)
-	if errors.Is(err, config.ErrNoConfig) {
-		f, err = &config.File{Repositories: map[string]*config.Repository{}}, nil
-	}
+	path, f, err := a.configForEdit()
 	if err != nil {
 		return err
 	}

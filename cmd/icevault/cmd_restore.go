@@ -265,6 +265,20 @@ func (a *app) reportRestore(job int64, pr restore.Progress) {
 	a.printf(".\n")
 }
 
+// openJob opens the repository for writing and picks the job.
+func (a *app) openJob(ctx context.Context, command string, args []string) (*repoHandle, int64, error) {
+	h, err := a.openRepo(ctx, command, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := a.jobArg(ctx, h, args)
+	if err != nil {
+		h.Close()
+		return nil, 0, err
+	}
+	return h, id, nil
+}
+
 // jobArg picks the job: the one given, or the only active one.
 func (a *app) jobArg(ctx context.Context, h *repoHandle, args []string) (int64, error) {
 	if len(args) == 1 {
@@ -294,15 +308,11 @@ func newRestoreStatusCmd(a *app) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			h, err := a.openRepo(ctx, "restore status", true)
+			h, id, err := a.openJob(ctx, "restore status", args)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			id, err := a.jobArg(ctx, h, args)
-			if err != nil {
-				return err
-			}
 			st, err := a.openStore(ctx, h)
 			if err != nil {
 				return err
@@ -339,15 +349,11 @@ func newRestoreResumeCmd(a *app) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			h, err := a.openRepo(ctx, "restore resume", true)
+			h, id, err := a.openJob(ctx, "restore resume", args)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			id, err := a.jobArg(ctx, h, args)
-			if err != nil {
-				return err
-			}
 			j, err := h.cat.Job(ctx, id)
 			if err != nil {
 				return err
@@ -408,15 +414,11 @@ func newRestoreCancelCmd(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			h, err := a.openRepo(ctx, "restore cancel", true)
+			h, id, err := a.openJob(ctx, "restore cancel", args)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			id, err := a.jobArg(ctx, h, args)
-			if err != nil {
-				return err
-			}
 			if err := restore.Cancel(ctx, h.cat, id, h.spool(), time.Now()); err != nil {
 				return err
 			}
