@@ -30,17 +30,13 @@ type packer struct {
 	w       *pack.Writer
 	f       *os.File
 	pending map[pack.ID]struct{} // blobs in the open pack, not yet in the catalog
-	// sealed are the blobs this packer put in packs already. Senders
-	// checked the catalog before sending; only a blob sealed since then
-	// can be a duplicate, so this set replaces a second catalog lookup.
-	sealed map[pack.ID]struct{}
-	n      int      // metadata packs sealed, for their keys
-	keys   []string // keys sealed by this packer
-	dryLen int64    // dry run: bytes in the imaginary open pack
+	n       int                  // metadata packs sealed, for their keys
+	keys    []string             // keys sealed by this packer
+	dryLen  int64                // dry run: bytes in the imaginary open pack
 }
 
 func newPacker(e *engine, kind catalog.PackKind, onSeal func(context.Context, sealedPack) error) *packer {
-	return &packer{e: e, kind: kind, onSeal: onSeal, pending: map[pack.ID]struct{}{}, sealed: map[pack.ID]struct{}{}}
+	return &packer{e: e, kind: kind, onSeal: onSeal, pending: map[pack.ID]struct{}{}}
 }
 
 // toChannel hands sealed packs to the uploaders.
@@ -62,16 +58,13 @@ func (p *packer) add(ctx context.Context, b blob) error {
 	if _, ok := p.pending[b.id]; ok {
 		return nil
 	}
-	if _, ok := p.sealed[b.id]; ok {
-		return nil
-	}
-	if b.kind != pack.KindData {
-		// Trees and metadata come from the walker, which did not look
-		// them up.
-		known, err := p.e.cat.HasBlob(ctx, b.id)
-		if err != nil || known {
-			return err
-		}
+	// Readers looked the blob up before sending it, but a pack sealed
+	// since may hold it now; trees were not looked up at all. (A set of
+	// every blob sealed this run would save the lookup but cost ~150 MB
+	// of memory on a million-file backup.)
+	known, err := p.e.cat.HasBlob(ctx, b.id)
+	if err != nil || known {
+		return err
 	}
 	p.pending[b.id] = struct{}{}
 	if b.kind == pack.KindData {
@@ -91,7 +84,7 @@ func (p *packer) add(ctx context.Context, b blob) error {
 			return err
 		}
 	}
-	err := p.w.Add(b.kind, b.id, b.data)
+	err = p.w.Add(b.kind, b.id, b.data)
 	if errors.Is(err, pack.ErrFull) {
 		if err := p.seal(ctx); err != nil {
 			return err
@@ -168,9 +161,6 @@ func (p *packer) seal(ctx context.Context) error {
 	if err != nil {
 		os.Remove(final)
 		return err
-	}
-	for id := range p.pending {
-		p.sealed[id] = struct{}{}
 	}
 	clear(p.pending)
 	p.keys = append(p.keys, key)
