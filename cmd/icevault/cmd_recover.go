@@ -19,7 +19,6 @@ import (
 	"github.com/icevault/icevault/internal/recovery"
 	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/restore"
-	"github.com/icevault/icevault/internal/store"
 	"github.com/icevault/icevault/internal/store/s3store"
 )
 
@@ -99,33 +98,22 @@ afterwards needs no second wait.`,
 			if err != nil {
 				return err
 			}
-			thaw := append([]store.ObjectInfo{listing.Config}, listing.Meta...)
+			// The config and metadata are downloaded; with --all-data the data
+			// packs are thawed in the same round, for the restore that follows.
+			thaw := listing.Thaw(false)
 			var plan restore.Plan
-			for _, o := range thaw {
+			for _, o := range listing.Thaw(allData) {
 				plan.Packs = append(plan.Packs, restore.PackRef{Key: o.Key, Size: o.Size})
-				plan.PackBytes += o.Size
 			}
-			var dataBytes int64
-			if allData {
-				for _, o := range listing.Data {
-					dataBytes += o.Size
-				}
-			}
+			plan.PackBytes = recovery.Bytes(listing.Thaw(allData))
 			prices, err := cost.Load()
 			if err != nil {
 				return usageError{err}
 			}
-			full := plan
-			full.PackBytes += dataBytes
-			full.Packs = append(append([]restore.PackRef(nil), plan.Packs...), make([]restore.PackRef, len(listing.Data))...)
-			quotePlan := &plan
+			q := restore.QuoteFor(&plan, t, days, prices, time.Now())
+			a.printf("Repository %s at s3://%s/%s: %d metadata objects (%s) to thaw", kit.RepoID, bucket, layout.Root, len(thaw), bytesize(recovery.Bytes(thaw)))
 			if allData {
-				quotePlan = &full
-			}
-			q := restore.QuoteFor(quotePlan, t, days, prices, time.Now())
-			a.printf("Repository %s at s3://%s/%s: %d metadata objects (%s) to thaw", kit.RepoID, bucket, layout.Root, len(thaw), bytesize(plan.PackBytes))
-			if allData {
-				a.printf(", and %d data packs (%s)", len(listing.Data), bytesize(dataBytes))
+				a.printf(", and %d data packs (%s)", len(listing.Data), bytesize(recovery.Bytes(listing.Data)))
 			}
 			a.printf(".\nReady by %s; cost %s (%s tier).\n", q.Chosen.ReadyBy.Local().Format("Mon 2 Jan 15:04"), cost.Dollars(q.Chosen.Total), strings.ToLower(string(t)))
 			if !yes {

@@ -76,37 +76,12 @@ func (e env) restoreTree(snap string, dst string) {
 		}
 		return data
 	}
-	var walk func(id pack.ID, dir string)
-	walk = func(id pack.ID, dir string) {
-		tr, err := tree.Decode(blobData(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(dir, 0o755)
-		for _, n := range tr.Nodes {
-			p := filepath.Join(dir, n.Name)
-			switch n.Type {
-			case tree.TypeDir:
-				walk(n.Subtree, p)
-			case tree.TypeSymlink:
-				os.Symlink(n.Target, p)
-			case tree.TypeFile:
-				var buf bytes.Buffer
-				for _, c := range n.Content {
-					buf.Write(blobData(c))
-				}
-				os.WriteFile(p, buf.Bytes(), n.FileMode())
-				mt := time.Unix(0, n.MtimeNs)
-				os.Chtimes(p, mt, mt)
-			}
-		}
-	}
 	root, err := tree.Decode(blobData(s.Root))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, n := range root.Nodes {
-		walk(n.Subtree, filepath.Join(dst, strings.Repeat("r", i+1)))
+		testrepo.WriteTree(t, blobData, n.Subtree, filepath.Join(dst, strings.Repeat("r", i+1)))
 	}
 }
 

@@ -1081,37 +1081,10 @@ func verifyCrashBucket(t *testing.T, cc crashChildConfig, st *s3store.Store, clk
 	if err != nil {
 		t.Fatal(err)
 	}
-	var restore func(id pack.ID, dir string)
-	restore = func(id pack.ID, dir string) {
-		tr, err := tree.Decode(blobData(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range tr.Nodes {
-			p := filepath.Join(dir, n.Name)
-			switch n.Type {
-			case tree.TypeDir:
-				restore(n.Subtree, p)
-			case tree.TypeSymlink:
-				os.Symlink(n.Target, p)
-			case tree.TypeFile:
-				var buf bytes.Buffer
-				for _, c := range n.Content {
-					buf.Write(blobData(c))
-				}
-				if err := os.WriteFile(p, buf.Bytes(), n.FileMode()); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
 	if len(root.Nodes) != 1 || root.Nodes[0].Name != cc.Src {
 		t.Fatalf("snapshot %s: root %+v, want the one path %s", s.ID, root.Nodes, cc.Src)
 	}
-	restore(root.Nodes[0].Subtree, dst)
+	testrepo.WriteTree(t, blobData, root.Nodes[0].Subtree, dst)
 	// Both ways, comparing what this restore keeps (not folder modes or
 	// mtimes).
 	for _, ab := range [][2]string{{cc.Src, dst}, {dst, cc.Src}} {

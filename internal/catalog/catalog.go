@@ -189,8 +189,6 @@ func (c *Catalog) Setting(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-func idBytes(id pack.ID) []byte { return id[:] }
-
 func toID(b []byte) (pack.ID, error) {
 	var id pack.ID
 	if len(b) != len(id) {
