@@ -76,6 +76,11 @@ func Init(ctx context.Context, st initStore, cat *catalog.Catalog, secrets Secre
 	case err == nil:
 		return nil, "", fmt.Errorf("%w: s3://%s/%s (repository %s, created %s); nothing was changed. To use it on this machine, run `icevault recover` with its recovery kit; to start a separate one, choose another repository name or prefix",
 			ErrExists, o.Bucket, o.Layout.ConfigKey(), info.Metadata["icevault-repository-id"], info.LastModified.Format(time.DateOnly))
+	case errors.Is(err, store.ErrAccessDenied):
+		// S3 answers 403 instead of 404 for a missing key when the caller's
+		// s3:ListBucket does not cover the request, as with a grant limited
+		// by s3:prefix (icevault's generated policy). That is no answer
+		// either way; the create-only PUT below is: 412 if a config exists.
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, "", fmt.Errorf("checking whether s3://%s/%s exists: %w", o.Bucket, o.Layout.ConfigKey(), err)
 	}
@@ -98,7 +103,10 @@ func Init(ctx context.Context, st initStore, cat *catalog.Catalog, secrets Secre
 	if _, err := st.Put(ctx, store.PutRequest{
 		Key: o.Layout.ConfigKey(), Body: bytes.NewReader(body), Size: int64(len(body)), SHA256: sha256.Sum256(body),
 		Metadata: map[string]string{"icevault-repository-id": cfg.ID, "icevault-format-version": strconv.Itoa(FormatVersion)},
-	}); err != nil {
+	}); errors.Is(err, store.ErrExists) {
+		return nil, "", fmt.Errorf("%w: s3://%s/%s; nothing was changed in the bucket (the keys just made for a new repository %s are unused). To use the existing repository on this machine, run `icevault recover` with its recovery kit; to start a separate one, choose another repository name or prefix",
+			ErrExists, o.Bucket, o.Layout.ConfigKey(), cfg.ID)
+	} else if err != nil {
 		return nil, "", fmt.Errorf("uploading the config object: %w", err)
 	}
 	if err := SaveToCatalog(ctx, cat, cfg, o.Layout, o.Bucket); err != nil {
