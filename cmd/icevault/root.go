@@ -87,6 +87,7 @@ Try it without an AWS account:  icevault demo`,
 		newInitCmd(a), newKeyCmd(a), newBackupCmd(a),
 		newSnapshotsCmd(a), newLsCmd(a), newFindCmd(a), newDiffCmd(a), newCostCmd(a),
 		newRestoreCmd(a), newRecoverCmd(a))
+	root.AddCommand(newPolicyCmd(a))
 	return root
 }
 
