@@ -86,7 +86,7 @@ func (a *app) openRepo(ctx context.Context, command string, write bool) (*repoHa
 func (a *app) awsConfig(ctx context.Context, rc *config.Repository) (aws.Config, error) {
 	switch rc.Credentials {
 	case config.CredentialsKeychain:
-		return aws.Config{}, usageError{errors.New(`credentials = "keychain" (static IAM keys in the OS keychain) is not available yet; use an AWS profile (credentials = "profile")`)}
+		return a.keychainAWSConfig(ctx, rc)
 	}
 	profile := rc.Profile
 	if a.profileSet {

@@ -88,6 +88,8 @@ Try it without an AWS account:  icevault demo`,
 		newSnapshotsCmd(a), newLsCmd(a), newFindCmd(a), newDiffCmd(a), newCostCmd(a),
 		newRestoreCmd(a), newRecoverCmd(a))
 	root.AddCommand(newPolicyCmd(a))
+	root.AddCommand(newKeysCmd(a))
+	root.AddCommand(newSetupCmd(a))
 	root.AddCommand(newDoctorCmd(a))
 	root.AddCommand(newLoginCmd(a), newLogoutCmd(a), newAuthCmd(a))
 	return root
