@@ -21,6 +21,7 @@ import (
 
 	"github.com/icevault/icevault/internal/config"
 	"github.com/icevault/icevault/internal/iamkeys"
+	"github.com/icevault/icevault/internal/keystore"
 )
 
 func newKeysCmd(a *app) *cobra.Command {
@@ -63,11 +64,7 @@ key ID, then secret), or only the secret when --access-key-id is given.`,
 		Short: "Show the stored access key ID and where it is kept (never the secret)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, err := a.keysRepoName()
-			if err != nil {
-				return err
-			}
-			ks, err := a.openKeys()
+			name, ks, err := a.openStaticKeys()
 			if err != nil {
 				return err
 			}
@@ -94,11 +91,7 @@ key ID, then secret), or only the secret when --access-key-id is given.`,
 		Short: "Delete the stored key from the keychain (not from IAM)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, err := a.keysRepoName()
-			if err != nil {
-				return err
-			}
-			ks, err := a.openKeys()
+			name, ks, err := a.openStaticKeys()
 			if err != nil {
 				return err
 			}
@@ -202,6 +195,17 @@ and iam:DeleteAccessKey on itself (icevault policy --rotate-keys).`,
 // keysRepoName is the repository static keys are filed under: --repo, else
 // the config's default or only repository, else "default" (the name init and
 // setup give the first repository), so keys can be set before anything else.
+// openStaticKeys returns the repository name the keys are stored under and
+// the keystore that holds them.
+func (a *app) openStaticKeys() (string, *keystore.Store, error) {
+	name, err := a.keysRepoName()
+	if err != nil {
+		return "", nil, err
+	}
+	ks, err := a.openKeys()
+	return name, ks, err
+}
+
 func (a *app) keysRepoName() (string, error) {
 	if a.repo != "" {
 		return a.repo, nil

@@ -87,8 +87,10 @@ func TestLoginDeviceCodeNoBrowser(t *testing.T) {
 	}
 }
 
-func TestLoginPKCEThroughCLI(t *testing.T) {
-	f, cache := loginEnv(t)
+// playBrowser makes the login's "browser" an HTTP client that follows the
+// authorize page's redirect to the loopback callback, as a user who approves
+// would.
+func playBrowser(t *testing.T) {
 	old := browserOpener
 	browserOpener = func(u string) error {
 		resp, err := http.Get(u)
@@ -100,6 +102,11 @@ func TestLoginPKCEThroughCLI(t *testing.T) {
 		return nil
 	}
 	t.Cleanup(func() { browserOpener = old })
+}
+
+func TestLoginPKCEThroughCLI(t *testing.T) {
+	f, cache := loginEnv(t)
+	playBrowser(t)
 	stdout, stderr, code := runCLI(t, "login", "--json")
 	if code != 0 {
 		t.Fatalf("login: exit %d, stderr %q, stdout %q", code, stderr, stdout)

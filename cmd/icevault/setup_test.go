@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,17 +268,7 @@ func TestSetupSSOLoginInitDoctor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	old := browserOpener
-	browserOpener = func(u string) error {
-		resp, err := http.Get(u)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	t.Cleanup(func() { browserOpener = old })
+	playBrowser(t)
 	src := filepath.Join(dir, "docs")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello"), 0o644)
