@@ -92,6 +92,7 @@ Try it without an AWS account:  icevault demo`,
 	root.AddCommand(newSetupCmd(a))
 	root.AddCommand(newDoctorCmd(a))
 	root.AddCommand(newLoginCmd(a), newLogoutCmd(a), newAuthCmd(a))
+	root.AddCommand(newScheduleCmd(a))
 	return root
 }
 
