@@ -618,8 +618,8 @@ func (a *Agent) finish(res taskResult) {
 		}
 		if !wasRequired {
 			note = &notify.Notification{Kind: notify.LoginRequired, Group: r.Name,
-				Title: "AWS login required",
-				Body:  "The backup of " + r.Name + " is waiting: its AWS sign-in has expired. Log in and it continues where it stopped.",
+				Title:   "AWS login required",
+				Body:    "The backup of " + r.Name + " is waiting: its AWS sign-in has expired. Log in and it continues where it stopped.",
 				Actions: []notify.Action{notify.ActionLogin}}
 		}
 	default:
