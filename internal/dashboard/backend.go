@@ -67,6 +67,7 @@ type Overview struct {
 
 // Credentials says whether AWS access works, never what it is.
 type Credentials struct {
+	Checked bool // false: nothing has checked them (no agent)
 	OK      bool
 	Summary string // e.g. "SSO session valid until 18:40", "Keychain keys", "Login required"
 }

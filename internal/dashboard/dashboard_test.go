@@ -55,7 +55,7 @@ func newFake() *fake {
 	return &fake{
 		overview: func(context.Context) (Overview, error) {
 			return Overview{State: StateBackingUp, Percent: 42, StateRepo: "home", Agent: true,
-				Credentials: Credentials{OK: true, Summary: "SSO session valid until 18:40"},
+				Credentials: Credentials{Checked: true, OK: true, Summary: "SSO session valid until 18:40"},
 				Repos: []RepoStatus{{Name: "home", LastBackup: snap.Time, LastResult: "3 files, 5 MiB", LastOK: true, NextRun: now.Add(5 * time.Hour)},
 					{Name: "work", LastResult: "AWS login required", NextRun: now.Add(time.Hour)}}}, nil
 		},

@@ -23,6 +23,12 @@ func (s *server) funcs() template.FuncMap {
 		"state":   stateLabel,
 		"link":    link,
 		"has":     func(list []string, s string) bool { return contains(list, s) },
+		"plural": func(n int, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
 		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
 }
@@ -40,7 +46,12 @@ func bytesize(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-func dollars(v float64) string { return cost.Dollars(v) }
+func dollars(v float64) string {
+	if v > 0 && v < 0.00005 {
+		return "< $0.0001" // not "$0.0000": it is not free
+	}
+	return cost.Dollars(v)
+}
 
 func (s *server) when(t time.Time) string {
 	if t.IsZero() {
