@@ -22,6 +22,8 @@ import (
 	"github.com/icevault/icevault/internal/keystore"
 	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/restore"
+	"github.com/icevault/icevault/internal/store"
+	"github.com/icevault/icevault/internal/store/s3store"
 )
 
 // errNotReady is a restore that is still waiting for its thaw.
@@ -52,12 +54,9 @@ files are never replaced unless --overwrite.`,
 			if target == "" {
 				return usageError{errors.New("say where to restore with --to DIR (a new or empty folder is safest)")}
 			}
-			t, err := parseTier(tier)
+			t, err := checkRestore(tier, days)
 			if err != nil {
-				return usageError{err}
-			}
-			if days < 1 || days > 365 {
-				return usageError{fmt.Errorf("--days %d: keep restored copies between 1 and 365 days (they are billed at S3 Standard meanwhile)", days)}
+				return err
 			}
 			if target, err = expandHome(target); err != nil {
 				return err
@@ -67,10 +66,6 @@ files are never replaced unless --overwrite.`,
 				return err
 			}
 			defer h.Close()
-			snap, err := h.cat.FindSnapshot(ctx, args[0])
-			if err != nil {
-				return err
-			}
 			var paths []string
 			for _, p := range args[1:] {
 				if !strings.HasPrefix(p, "/") {
@@ -80,15 +75,10 @@ files are never replaced unless --overwrite.`,
 				}
 				paths = append(paths, filepath.Clean(p))
 			}
-			plan, err := restore.MakePlan(ctx, h.cat, snap, paths)
+			snap, plan, q, err := planRestore(ctx, h, args[0], paths, t, days)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
-			prices, err := cost.Load()
-			if err != nil {
-				return usageError{err}
-			}
-			q := restore.QuoteFor(plan, t, days, prices, time.Now())
 			if a.json {
 				if err := a.emitJSON(map[string]any{"event": "quote", "snapshot": snap.ID, "target": target, "quote": q}); err != nil {
 					return err
@@ -105,12 +95,7 @@ files are never replaced unless --overwrite.`,
 					return errors.New("restore not started; nothing was requested")
 				}
 			}
-			st, err := a.openStore(ctx, h)
-			if err != nil {
-				return err
-			}
-			o := a.restoreOptions()
-			id, err := restore.Start(ctx, h.cat, st, plan, q, target, t, days, overwrite, o)
+			id, st, err := a.startRestore(ctx, h, plan, q, target, t, days, overwrite)
 			if err != nil {
 				return err
 			}
@@ -136,6 +121,53 @@ files are never replaced unless --overwrite.`,
 	f.DurationVar(&every, "poll", 15*time.Minute, "with --wait: how often to check the thaw")
 	cmd.AddCommand(newRestoreStatusCmd(a), newRestoreResumeCmd(a), newRestoreListCmd(a), newRestoreCancelCmd(a))
 	return cmd
+}
+
+// checkRestore checks a restore's tier and days as the command line and
+// the dashboard give them.
+func checkRestore(tier string, days int) (store.Tier, error) {
+	t, err := parseTier(tier)
+	if err != nil {
+		return "", usageError{err}
+	}
+	if days < 1 || days > 365 {
+		return "", usageError{fmt.Errorf("--days %d: keep restored copies between 1 and 365 days (they are billed at S3 Standard meanwhile)", days)}
+	}
+	return t, nil
+}
+
+// planRestore finds the snapshot (an ID prefix or "latest"), plans the
+// restore of paths in it (absolute; none = everything) and quotes it, from
+// the catalog alone.
+func planRestore(ctx context.Context, h *repoHandle, snapRef string, paths []string, t store.Tier, days int) (catalog.Snapshot, *restore.Plan, restore.Quote, error) {
+	snap, err := h.cat.FindSnapshot(ctx, snapRef)
+	if err != nil {
+		return snap, nil, restore.Quote{}, err
+	}
+	plan, err := restore.MakePlan(ctx, h.cat, snap, paths)
+	if err != nil {
+		return snap, nil, restore.Quote{}, usageError{err}
+	}
+	prices, err := cost.Load()
+	if err != nil {
+		return snap, nil, restore.Quote{}, usageError{err}
+	}
+	return snap, plan, restore.QuoteFor(plan, t, days, prices, time.Now()), nil
+}
+
+// startRestore records the job and asks S3 to thaw its packs, on a
+// repository opened for writing: what `icevault restore --yes` does once
+// it has a plan, and what the dashboard's Start does.
+func (a *app) startRestore(ctx context.Context, h *repoHandle, plan *restore.Plan, q restore.Quote, target string, t store.Tier, days int, overwrite bool) (int64, *s3store.Store, error) {
+	if h.lock == nil {
+		return 0, nil, errors.New("starting a restore needs the repository's writer lock")
+	}
+	st, err := a.openStore(ctx, h)
+	if err != nil {
+		return 0, nil, err
+	}
+	id, err := restore.Start(ctx, h.cat, st, plan, q, target, t, days, overwrite, a.restoreOptions())
+	return id, st, err
 }
 
 func (a *app) restoreOptions() restore.Options {
