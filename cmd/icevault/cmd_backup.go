@@ -22,6 +22,7 @@ var errPartial = errors.New("backup finished, but some files could not be read (
 func newBackupCmd(a *app) *cobra.Command {
 	var (
 		dryRun, excludeCaches, oneFS bool
+		noAgent                      bool
 		excludes, tags               []string
 	)
 	cmd := &cobra.Command{
@@ -33,58 +34,27 @@ uploaded create-only to DEEP_ARCHIVE. A run that is stopped (Ctrl-C, expired
 login, lost network) keeps every confirmed pack; the next run continues.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// A plain run of the configured sources goes to the agent, if
+			// one runs: it is the repository's one writer.
+			if !noAgent && len(args) == 0 && !dryRun && len(excludes) == 0 && !excludeCaches && !oneFS && len(tags) == 0 {
+				if c := agentClient(ctx); c != nil {
+					return a.backupViaAgent(ctx, c)
+				}
+			}
 			h, err := a.openRepo(ctx, "backup", true)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			paths := args
-			if len(paths) == 0 {
-				paths = h.cfg.Sources
-			}
-			if len(paths) == 0 {
-				return usageError{fmt.Errorf("nothing to back up: name folders, or set sources for repository %q in the config", h.name)}
-			}
-			for i, p := range paths {
-				if paths[i], err = expandHome(p); err != nil {
-					return err
-				}
-			}
-			ks, err := a.openKeys()
+			paths, err := sourcePaths(h, args)
 			if err != nil {
 				return err
 			}
-			r, err := repo.Open(ctx, h.cat, ks)
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, h)
-			if err != nil {
-				return err
-			}
-			prices, err := cost.Load()
-			if err != nil {
-				return usageError{err}
-			}
-			host, _ := os.Hostname()
 			scanOpts := scan.Options{Excludes: append(append([]string(nil), h.cfg.Excludes...), excludes...),
 				ExcludeCaches: excludeCaches, OneFileSystem: oneFS, IgnoreFileName: ".icevaultignore"}
 			pr := newProgress(a, !a.json && term.IsTerminal(int(os.Stderr.Fd())))
-			if pr.live {
-				// Count what is ahead while the backup runs, for the ETA;
-				// it only lists directories, so it finishes early.
-				estCtx, cancel := context.WithCancel(ctx)
-				defer cancel()
-				go func() {
-					if files, bytes, err := backup.Estimate(estCtx, paths, scanOpts); err == nil {
-						pr.setTotals(files, bytes)
-					}
-				}()
-			}
-			sum, err := backup.Run(ctx, r, h.cat, st, backup.Options{
-				Paths: paths, Tags: tags, Host: host, DryRun: dryRun, SpoolDir: h.spool(), Prices: prices,
-				Scan: scanOpts, Events: pr.event,
-			})
+			sum, err := a.backupRepo(ctx, h, backup.Options{Paths: paths, Tags: tags, DryRun: dryRun, Scan: scanOpts},
+				pr.live, pr.setTotals, pr.event)
 			pr.stop()
 			if err != nil {
 				return err
@@ -108,7 +78,65 @@ login, lost network) keeps every confirmed pack; the next run continues.`,
 	f.BoolVar(&excludeCaches, "exclude-caches", false, "leave out folders holding a CACHEDIR.TAG")
 	f.BoolVarP(&oneFS, "one-file-system", "x", false, "do not cross into other file systems")
 	f.StringArrayVar(&tags, "tag", nil, "tag the snapshot (repeatable)")
+	f.BoolVar(&noAgent, "no-agent", false, "run in this process even if the agent runs (fails with exit 9 while the agent is writing)")
 	return cmd
+}
+
+// sourcePaths are the absolute paths to back up: args, or else the
+// repository's configured sources.
+func sourcePaths(h *repoHandle, args []string) ([]string, error) {
+	paths := append([]string(nil), args...)
+	if len(paths) == 0 {
+		paths = append(paths, h.cfg.Sources...)
+	}
+	if len(paths) == 0 {
+		return nil, usageError{fmt.Errorf("nothing to back up: name folders, or set sources for repository %q in the config", h.name)}
+	}
+	for i, p := range paths {
+		var err error
+		if paths[i], err = expandHome(p); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+// backupRepo runs one backup of h (opened for writing): the keys, the
+// store and the price table come from the configuration; o names the
+// paths, scan options, tags and dry run. With estimate, what is ahead is
+// counted while the backup runs and handed to totals (for percent and
+// ETA). The CLI and the agent both back up through here.
+func (a *app) backupRepo(ctx context.Context, h *repoHandle, o backup.Options, estimate bool,
+	totals func(files, bytes int64), events func(backup.Event)) (backup.Summary, error) {
+	ks, err := a.openKeys()
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	r, err := repo.Open(ctx, h.cat, ks)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	st, err := a.openStore(ctx, h)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	if o.Prices, err = cost.Load(); err != nil {
+		return backup.Summary{}, usageError{err}
+	}
+	o.Host, _ = os.Hostname()
+	o.SpoolDir, o.Events = h.spool(), events
+	if estimate {
+		// Count what is ahead while the backup runs, for the ETA; it only
+		// lists directories, so it finishes early.
+		estCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			if files, bytes, err := backup.Estimate(estCtx, o.Paths, o.Scan); err == nil {
+				totals(files, bytes)
+			}
+		}()
+	}
+	return backup.Run(ctx, r, h.cat, st, o)
 }
 
 func printSummary(a *app, s backup.Summary) {

@@ -53,11 +53,16 @@ func repoStateDir(name string) (string, error) {
 // openRepo opens the named (or default) repository's catalog, taking the
 // writer lock if command writes.
 func (a *app) openRepo(ctx context.Context, command string, write bool) (*repoHandle, error) {
+	return a.openRepoNamed(ctx, a.repo, command, write)
+}
+
+// openRepoNamed is openRepo for the repository named ("" = the default).
+func (a *app) openRepoNamed(ctx context.Context, repoName, command string, write bool) (*repoHandle, error) {
 	f, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	name, rc, err := f.Repo(a.repo)
+	name, rc, err := f.Repo(repoName)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -93,6 +93,7 @@ Try it without an AWS account:  icevault demo`,
 	root.AddCommand(newDoctorCmd(a))
 	root.AddCommand(newLoginCmd(a), newLogoutCmd(a), newAuthCmd(a))
 	root.AddCommand(newScheduleCmd(a))
+	root.AddCommand(newAgentCmd(a), newStatusCmd(a), newDashboardCmd(a))
 	return root
 }
 

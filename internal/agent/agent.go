@@ -12,6 +12,7 @@ import (
 	"github.com/icevault/icevault/internal/clock"
 	"github.com/icevault/icevault/internal/config"
 	"github.com/icevault/icevault/internal/notify"
+	"github.com/icevault/icevault/internal/store"
 )
 
 // Runner does the work for one repository. cmd/icevault implements it on
@@ -593,7 +594,7 @@ func (a *Agent) finish(res taskResult) {
 	r := a.repo(run.Repo)
 	run.Ended, run.Result = now, res.result
 	var note *notify.Notification
-	switch class := auth.Classify(res.err); {
+	switch class := classify(res.err); {
 	case res.err == nil:
 		run.Outcome = "ok"
 		if res.result.Partial {
@@ -643,6 +644,20 @@ func (a *Agent) finish(res taskResult) {
 	}
 }
 
+// classify reads the store's own error kinds, then anything else the one
+// credential classifier knows.
+func classify(err error) auth.Class {
+	switch store.KindOf(err) {
+	case store.KindLoginRequired:
+		return auth.LoginRequired
+	case store.KindAccessDenied:
+		return auth.AccessDenied
+	case store.KindTransient:
+		return auth.Transient
+	}
+	return auth.Classify(err)
+}
+
 // advice is what a user can do about a failed run of class c.
 func advice(c auth.Class) string {
 	switch c {
@@ -666,7 +681,7 @@ func (a *Agent) finishRestores(res taskResult) {
 			r.restoreErr = ""
 		case errors.Is(err, context.Canceled):
 			continue
-		case auth.IsLoginRequired(err):
+		case classify(err) == auth.LoginRequired:
 			r.loginRequired, r.loginMessage = true, auth.LoginRequiredMessage
 			r.restoreErr = err.Error()
 			continue

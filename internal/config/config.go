@@ -41,7 +41,31 @@ type File struct {
 	// empty means the only one, if there is exactly one.
 	Default      string                 `toml:"default,omitempty"`
 	Repositories map[string]*Repository `toml:"repository"`
+	Agent        Agent                  `toml:"agent,omitempty"`
 }
+
+// Agent configures `icevault agent`.
+type Agent struct {
+	// LoginWith is what "Log in to AWS…" runs: "icevault" (icevault login,
+	// the default) or "aws-cli" (aws sso login --profile P).
+	LoginWith string `toml:"login_with,omitempty"`
+	// Dashboard is the loopback address the dashboard listens on; empty
+	// means 127.0.0.1 on a free port, "off" means no dashboard.
+	Dashboard string `toml:"dashboard,omitempty"`
+	// Notifications: Off silences all; Quiet lists kinds never shown
+	// (backup_finished, backup_failed, login_required, restore_ready,
+	// restore_complete). The tray icon shows the state either way.
+	Notifications struct {
+		Off   bool     `toml:"off,omitempty"`
+		Quiet []string `toml:"quiet,omitempty"`
+	} `toml:"notifications,omitempty"`
+}
+
+// Agent login commands.
+const (
+	LoginWithIcevault = "icevault"
+	LoginWithAWSCLI   = "aws-cli"
+)
 
 // Repository is one archive in one bucket.
 type Repository struct {
@@ -157,6 +181,16 @@ func (f *File) Repo(name string) (string, *Repository, error) {
 	return name, r, nil
 }
 
+// Names lists the repositories, the default first, then by name.
+func (f *File) Names() []string {
+	n := f.names()
+	if f.Default != "" {
+		i := slices.Index(n, f.Default)
+		n = append(append([]string{f.Default}, n[:i]...), n[i+1:]...)
+	}
+	return n
+}
+
 func (f *File) names() []string {
 	var n []string
 	for k := range f.Repositories {
@@ -172,6 +206,11 @@ func (f *File) Validate() error {
 		if _, ok := f.Repositories[f.Default]; !ok {
 			return fmt.Errorf("default repository %q is not defined", f.Default)
 		}
+	}
+	switch f.Agent.LoginWith {
+	case "", LoginWithIcevault, LoginWithAWSCLI:
+	default:
+		return fmt.Errorf("[agent] login_with = %q: use %q or %q", f.Agent.LoginWith, LoginWithIcevault, LoginWithAWSCLI)
 	}
 	for _, name := range f.names() {
 		if err := f.Repositories[name].validate(); err != nil {

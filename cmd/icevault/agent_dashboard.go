@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/icevault/icevault/internal/agent"
+	"github.com/icevault/icevault/internal/auth"
+	"github.com/icevault/icevault/internal/dashboard"
+	"github.com/icevault/icevault/internal/tray"
+)
+
+// dashboardHandler is the dashboard the agent serves (behind its guard).
+func (a *app) dashboardHandler(g *agent.Agent) http.Handler {
+	_ = agentOverview(g)
+	return http.NotFoundHandler()
+}
+
+// agentOverview is the dashboard's view of the agent's state: the same
+// reading of it as the tray's.
+func agentOverview(g *agent.Agent) func(context.Context) (dashboard.Overview, error) {
+	return func(context.Context) (dashboard.Overview, error) {
+		s := g.Status()
+		ts := trayState(s, time.Now())
+		ov := dashboard.Overview{Agent: true, Percent: float64(max(ts.Percent, 0)), Detail: ts.Detail,
+			Credentials: dashboard.Credentials{Checked: true, OK: true, Summary: "Working"}}
+		ov.State = map[tray.Mode]dashboard.State{tray.ModeIdle: dashboard.StateIdle, tray.ModeBackingUp: dashboard.StateBackingUp,
+			tray.ModePaused: dashboard.StatePaused, tray.ModeLoginRequired: dashboard.StateLoginRequired, tray.ModeError: dashboard.StateError}[ts.Mode]
+		for _, r := range s.Repos {
+			rs := dashboard.RepoStatus{Name: r.Name, LastBackup: r.LastBackup, NextRun: r.NextRun}
+			if r.LastRun != nil {
+				rs.LastOK = r.LastRun.Outcome == "ok" || r.LastRun.Outcome == "partial"
+				rs.LastResult = r.LastRun.Result.Summary
+				if !rs.LastOK {
+					rs.LastResult = r.LastRun.Outcome + ": " + r.LastRun.Error
+				}
+			}
+			ov.Repos = append(ov.Repos, rs)
+			switch {
+			case r.State == "running" && ov.StateRepo == "":
+				ov.StateRepo = r.Name
+			case r.LoginRequired:
+				ov.Credentials = dashboard.Credentials{Checked: true, Summary: auth.LoginRequiredMessage}
+				if ov.State == dashboard.StateLoginRequired {
+					ov.StateRepo, ov.Detail = r.Name, auth.LoginRequiredMessage
+				}
+			}
+		}
+		return ov, nil
+	}
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/icevault/icevault/internal/agent"
+	"github.com/icevault/icevault/internal/auth"
+	"github.com/icevault/icevault/internal/auth/ssofake"
+	"github.com/icevault/icevault/internal/sim"
+)
+
+// syncBuffer is a bytes.Buffer the agent's logger and the test can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// agentEnv is a user with an IAM Identity Center profile (the SSO fake), a
+// repository on the simulator that accepts the role's credentials, and
+// icevault's config and keys under HOME.
+type agentEnv struct {
+	sso   *ssofake.Fake
+	cache string // the SSO token cache file
+	sim   *sim.Running
+	src   string
+}
+
+func newAgentEnv(t *testing.T) *agentEnv {
+	t.Helper()
+	f, cache := loginEnv(t)
+	home := os.Getenv("HOME")
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("ICEVAULT_CONFIG", "")
+	t.Setenv("ICEVAULT_KEYSTORE", "file")
+	t.Setenv("ICEVAULT_PASSPHRASE_FILE", filepath.Join(home, "passphrase"))
+	// No desktop: the agent runs without notifications, as on a server.
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(home, "no-bus"))
+	os.WriteFile(filepath.Join(home, "passphrase"), []byte("a long enough test passphrase\n"), 0o600)
+	srv, err := sim.Start(sim.Options{Keys: map[string]string{f.RoleAccessKeyID: f.RoleSecretKey},
+		Buckets: []string{"agent-bucket"}, EnforcePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	e := &agentEnv{sso: f, cache: cache, sim: srv, src: filepath.Join(home, "src")}
+	// Three folders of incompressible data: several 8 MiB packs.
+	for _, d := range []string{"a", "b", "c"} {
+		os.MkdirAll(filepath.Join(e.src, d), 0o755)
+		buf := make([]byte, 7<<20)
+		rand.Read(buf)
+		os.WriteFile(filepath.Join(e.src, d, "data.bin"), buf, 0o644)
+	}
+	return e
+}
+
+// login leaves a fresh SSO token in the cache, as `icevault login` does.
+func (e *agentEnv) login(t *testing.T) {
+	t.Helper()
+	b := make([]byte, 16)
+	rand.Read(b)
+	tok := "token-" + hex.EncodeToString(b)
+	exp := time.Now().Add(time.Hour)
+	e.sso.AddAccessToken(tok, exp)
+	if err := auth.WriteToken(e.cache, auth.Token{StartURL: "https://corp.awsapps.com/start", Region: "eu-west-1",
+		AccessToken: tok, ExpiresAt: auth.CacheTime{Time: exp}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startAgent runs `icevault agent --headless` in this process until the
+// test ends, and returns a client on its socket once it answers.
+func startAgent(t *testing.T) (*agent.Client, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"agent", "--headless", "--restore-poll", "1s"}, strings.NewReader(""), io.Discard, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("agent exited %d\n%s", code, logs)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("agent did not stop\n%s", logs)
+		}
+	})
+	sock, err := agentSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := agent.NewClient(sock)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := c.Status(ctx); err == nil {
+			return c, logs
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("agent exited %d\n%s", code, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not answering\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitRun waits until the agent's newest run of the repository has ended
+// with outcome (and is not one of skip).
+func waitRun(t *testing.T, c *agent.Client, logs *syncBuffer, after int64, outcome string) agent.RunRecord {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		s, err := c.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s.Runs {
+			if r.ID > after && r.Finished() {
+				if r.Outcome != outcome {
+					t.Fatalf("run %d ended %s (%s), want %s\n%s", r.ID, r.Outcome, r.Error, outcome, logs)
+				}
+				return r
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no run after %d ended %s in time\n%s", after, outcome, logs)
+	return agent.RunRecord{}
+}
+
+// TestAgentLoginRequiredAndResume: the agent holds a backup while the SSO
+// login is missing and starts it by itself when a token appears; when the
+// session ends mid-run it stops keeping every confirmed pack, and after the
+// next login continues without uploading any of them again.
+func TestAgentLoginRequiredAndResume(t *testing.T) {
+	e := newAgentEnv(t)
+	e.login(t)
+	mustRun(t, "init", "--bucket", "agent-bucket", "--region", "us-east-1", "--endpoint", e.sim.URL,
+		"--source", e.src, "--pack-size-mib", "8")
+	os.Remove(e.cache)                      // logged out
+	initPuts := e.sim.Counts()["PutObject"] // the repository's config object
+
+	c, logs := startAgent(t)
+	if out := mustRun(t, "status"); !strings.Contains(out, "Agent: running") || !strings.Contains(out, "never") {
+		t.Errorf("status: %q", out)
+	}
+
+	// `icevault backup` hands the run to the agent, which finds no login.
+	out, stderr, code := runCLI(t, "backup")
+	if code != exitLoginRequired || !strings.Contains(out, "The agent is running") || !strings.Contains(stderr, "icevault login") {
+		t.Fatalf("backup without a login: exit %d\n%s%s", code, out, stderr)
+	}
+	s, _ := c.Status(context.Background())
+	first := s.Runs[0].ID
+	if r := s.Repos[0]; r.State != "login_required" || !r.LoginRequired {
+		t.Fatalf("repo state %+v", r)
+	}
+	if n := e.sim.Counts()["PutObject"] - initPuts; n != 0 {
+		t.Fatalf("%d PUTs without a login", n)
+	}
+	if out := mustRun(t, "status"); !strings.Contains(out, "login_required") || !strings.Contains(out, "after `icevault login`") {
+		t.Errorf("status while waiting for a login: %q", out)
+	}
+
+	// The portal session ends during the run: the second pack's PUT is
+	// slow, and once the first is confirmed the session is ended. Role
+	// credentials last a millisecond here, so every later request needs
+	// the session, as one an hour later would.
+	e.sso.RoleCredentialsTTL = time.Millisecond
+	remove := e.sim.InjectFault(sim.Fault{Op: "PutObject", Latency: 2 * time.Second, Nth: 2, Times: 1})
+	defer remove()
+	defer func() {
+		if t.Failed() {
+			for _, r := range e.sim.Requests() {
+				t.Logf("%s %s %d %s", r.Op, r.Key, r.Status, r.Code)
+			}
+		}
+	}()
+	dataPuts := func() map[string]int {
+		seen := map[string]int{}
+		for _, r := range e.sim.Requests() {
+			if r.Op == "PutObject" && r.Status == http.StatusOK && strings.Contains(r.Key, "/data/") {
+				seen[r.Key]++
+			}
+		}
+		return seen
+	}
+	e.login(t) // the token appears: the held run starts without a click
+	deadline := time.Now().Add(30 * time.Second)
+	for len(dataPuts()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pack uploaded\n%s", logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.sso.EndSession()
+	stopped := waitRun(t, c, logs, first, "login_required")
+	confirmed := dataPuts()
+	putsBefore := len(e.sim.Requests())
+	if len(confirmed) == 0 {
+		t.Fatal("no pack was confirmed before the session ended")
+	}
+
+	e.login(t)
+	done := waitRun(t, c, logs, stopped.ID, "ok")
+	if done.Trigger != agent.TriggerManual || done.Result.Snapshot == "" {
+		t.Errorf("resumed run %+v", done)
+	}
+	seen := dataPuts()
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("%s uploaded %d times", k, n)
+		}
+	}
+	for k := range confirmed {
+		if seen[k] != 1 {
+			t.Errorf("confirmed pack %s: %d uploads after resuming", k, seen[k])
+		}
+	}
+	resumedPuts := 0
+	for _, r := range e.sim.Requests()[putsBefore:] {
+		if r.Op == "PutObject" && r.Status == http.StatusOK {
+			resumedPuts++
+		}
+	}
+	if resumedPuts == 0 {
+		t.Error("the resumed run uploaded nothing: where is its snapshot record?")
+	}
+	if snaps := jsonLines(t, mustRun(t, "snapshots", "--json")); len(snaps) != 1 {
+		t.Errorf("snapshots: %v", snaps)
+	}
+	if n := e.sim.Counts()["DeleteObject"]; n != 0 {
+		t.Errorf("%d DeleteObject calls", n)
+	}
+
+	// The dashboard opens through a one-time link from the socket; the
+	// session token itself never leaves the agent.
+	link := strings.TrimSpace(mustRun(t, "dashboard", "--print"))
+	if !strings.HasPrefix(link, "http://127.0.0.1:") || !strings.Contains(link, "login=") {
+		t.Fatalf("dashboard link %q", link)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	api := strings.SplitN(link, "/?", 2)[0] + agent.PathStatus
+	if resp, err := browser.Get(api); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("API with the session cookie: %v %v", resp.Status, err)
+	}
+	if resp, err := http.Get(api); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("API without the session: %v %v", resp.Status, err)
+	}
+	if resp, _ := browser.Get(link); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("reused link: %s", resp.Status)
+	}
+}
