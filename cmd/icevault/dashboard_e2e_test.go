@@ -32,6 +32,9 @@ type browserStep struct {
 		Name  string
 		Cells []string
 	}
+	// storage
+	StoredNow, MonthlyNow string
+	Charts                int
 	// browse
 	Listed []struct {
 		Path, Type string
@@ -143,6 +146,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	if ov.State != "idle" || ov.CSP != dashboard.CSP || len(ov.Repos) != 1 || ov.Repos[0].Name != "default" ||
 		!strings.Contains(strings.Join(ov.Repos[0].Cells, " "), "3 files") {
 		t.Errorf("overview: %+v", ov)
+	}
+	usage, err := backend.Usage(t.Context(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := steps["storage"]; len(usage.Points) != 2 || st.StoredNow != bytesize(usage.Points[1].Bytes) || st.Charts != 2 {
+		t.Errorf("storage page %+v; the backend's %+v", st, usage)
 	}
 	browse := steps["browse"]
 	if len(browse.Listed) != 2 || browse.Listed[0].Path != filepath.Join(src, "docs", "taxes", "2026.pdf") ||

@@ -451,7 +451,8 @@ func (s *server) storage(w http.ResponseWriter, r *http.Request) {
 	if len(u.Points) > 0 {
 		sp.Latest = &u.Points[len(u.Points)-1]
 		sp.Bytes = stepChart(u.Points, s.o.Location, func(p UsagePoint) float64 { return float64(p.Bytes) }, func(v float64) string { return bytesize(int64(v)) }, true)
-		sp.Cost = stepChart(u.Points, s.o.Location, func(p UsagePoint) float64 { return p.Monthly }, dollars, false)
+		sp.Cost = stepChart(u.Points, s.o.Location, func(p UsagePoint) float64 { return p.Monthly }, axisDollars, false)
+		sp.Bytes.Class, sp.Cost.Class = "bytes", "cost"
 	}
 	s.render(w, "storage", http.StatusOK, sp)
 }

@@ -468,6 +468,9 @@ func TestStepChart(t *testing.T) {
 	if c.YTop != "500" || c.YMid != "250" || c.XStart != "8 Mar 2027" || c.XEnd != "10 Mar 2027" {
 		t.Errorf("labels %+v", c)
 	}
+	if a, b := axisDollars(2e-5), axisDollars(5); a != "$0.00002" || b != "$5.00" {
+		t.Errorf("axis labels %q, %q", a, b)
+	}
 	for v, want := range map[float64]float64{0.0042: 0.005, 3: 5, 7: 10, 1.5 * (1 << 30): 2 << 30} {
 		if got := niceCeil(v, true); got != want {
 			t.Errorf("niceCeil(%v) = %v, want %v", v, got, want)

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,6 +158,7 @@ func contains(list []string, s string) bool {
 // chart is a step chart drawn as SVG on the server (no script, no chart
 // library): the value holds from one backup to the next.
 type chart struct {
+	Class               string // "bytes" or "cost", for the colours
 	Line, Area          string // SVG path data
 	YTop, YMid          string // axis labels
 	XStart, XEnd        string
@@ -202,6 +204,15 @@ func stepChart(pts []UsagePoint, loc *time.Location, val func(UsagePoint) float6
 	c.YTop, c.YMid = label(top), label(top/2)
 	c.XStart, c.XEnd = t0.In(loc).Format("2 Jan 2006"), t1.In(loc).Format("2 Jan 2006")
 	return c
+}
+
+// axisDollars labels the cost axis: its round values, however small,
+// exactly ("$0.00002"), where amounts elsewhere say "< $0.0001".
+func axisDollars(v float64) string {
+	if v >= 0.01 {
+		return fmt.Sprintf("$%.2f", v)
+	}
+	return "$" + strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten, so that axis

@@ -14,7 +14,8 @@
 //                         screenshots: a folder to save PNGs in, or "".
 //
 // Output: one JSON object per line on stdout, as things happen:
-//   {"step":"overview", ...}, {"step":"quote", ...}, {"step":"started", ...},
+//   {"step":"overview", ...}, {"step":"storage", ...}, {"step":"browse", ...},
+//   {"step":"quote", ...}, {"step":"started", ...},
 //   {"step":"job", ...} each time the job's counts change, and finally
 //   {"step":"done", ...}. The test reads them as they come and drives the
 //   job forward. Any failure prints {"step":"error","error":...} and exits 1.
@@ -83,13 +84,21 @@ try {
   await shot(page, 'overview');
   emit({ step: 'overview', state, stateText, repos, csp, title: await page.title() });
 
-  // 2. Snapshots, then the newest one.
+  // 2. Storage and cost: the SVG charts, drawn on the server.
+  await page.getByRole('link', { name: 'Storage & cost' }).click();
+  const storedNow = (await page.locator('#stored-now').innerText()).trim();
+  const monthlyNow = (await page.locator('#monthly-now').innerText()).trim();
+  const charts = await page.locator('svg.chart path.line').count();
+  await shot(page, 'storage');
+  emit({ step: 'storage', storedNow, monthlyNow, charts });
+
+  // 3. Snapshots, then the newest one.
   await page.getByRole('link', { name: 'Snapshots & restore' }).click();
   const snapLink = page.locator('#snapshots tbody tr a').first();
   const snapshot = await page.locator('#snapshots tbody tr').first().getAttribute('data-snapshot');
   await snapLink.click();
 
-  // 3. Down to the file's folder: the backed-up folder that holds it, then
+  // 4. Down to the file's folder: the backed-up folder that holds it, then
   // each folder below.
   const roots = await page.locator('#files tbody tr[data-path]').evaluateAll((rows) => rows.map((r) => r.dataset.path));
   const root = roots.find((r) => sc.file === r || sc.file.startsWith(r.replace(/\/$/, '') + '/'));
@@ -103,7 +112,7 @@ try {
   const listed = await page.locator('#files tbody tr[data-path]').evaluateAll((rows) => rows.map((r) => ({
     path: r.dataset.path, type: r.dataset.type, cells: [...r.cells].slice(1).map((c) => c.innerText.trim()) })));
 
-  // 4. Tick the file, choose tier, days and destination, get the quote.
+  // 5. Tick the file, choose tier, days and destination, get the quote.
   await page.locator(`#files tr[data-path="${sc.file}"] input[type=checkbox]`).check();
   const ticked = (await page.locator('[data-selected-count]').innerText()).trim();
   await page.locator(`input[name=tier][value="${sc.tier}"]`).check();
@@ -113,7 +122,7 @@ try {
   emit({ step: 'browse', snapshot, dirs, listed, ticked });
   await page.locator('#get-quote').click();
 
-  // 5. The quote.
+  // 6. The quote.
   await page.locator('#q-total').waitFor();
   const text = async (sel) => (await page.locator(sel).innerText()).trim();
   const quote = {
@@ -124,7 +133,7 @@ try {
   await shot(page, 'quote');
   emit({ step: 'quote', ...quote });
 
-  // 6. Start it: the jobs page says so.
+  // 7. Start it: the jobs page says so.
   await page.locator('#start-restore').click();
   const started = page.locator('[data-restore-started]');
   await started.waitFor();
@@ -132,7 +141,7 @@ try {
   await shot(page, 'started');
   emit({ step: 'started', job: Number(job), url: page.url().replace(base, '') });
 
-  // 7. Watch the job: the page refreshes itself; a marker on window shows
+  // 8. Watch the job: the page refreshes itself; a marker on window shows
   // it was never reloaded.
   await page.evaluate(() => { window.icevaultMarker = 'still here'; });
   const card = page.locator(`#job-${job}`);
