@@ -13,8 +13,22 @@ import (
 
 // dashboardHandler is the dashboard the agent serves (behind its guard).
 func (a *app) dashboardHandler(g *agent.Agent) http.Handler {
-	_ = agentOverview(g)
-	return http.NotFoundHandler()
+	return dashboard.New(agentDashboard{newDashboardBackend(a, agentOverview(g)), g}, dashboard.Options{})
+}
+
+// agentDashboard tells the agent about a restore started from the
+// dashboard, so it follows the job at once.
+type agentDashboard struct {
+	dashboard.Backend
+	g *agent.Agent
+}
+
+func (d agentDashboard) StartRestore(ctx context.Context, repo string, r dashboard.RestoreRequest) (int64, error) {
+	id, err := d.Backend.StartRestore(ctx, repo, r)
+	if err == nil {
+		d.g.RestoresChanged()
+	}
+	return id, err
 }
 
 // agentOverview is the dashboard's view of the agent's state: the same

@@ -18,6 +18,7 @@ import (
 	"github.com/icevault/icevault/internal/agent"
 	"github.com/icevault/icevault/internal/auth"
 	"github.com/icevault/icevault/internal/auth/ssofake"
+	"github.com/icevault/icevault/internal/dashboard"
 	"github.com/icevault/icevault/internal/sim"
 )
 
@@ -275,7 +276,12 @@ func TestAgentLoginRequiredAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.RawQuery != "" || !strings.Contains(string(page), "default") ||
+		resp.Header.Get("Content-Security-Policy") != dashboard.CSP {
+		t.Errorf("dashboard overview: %s at %s, CSP %q\n%s", resp.Status, resp.Request.URL, resp.Header.Get("Content-Security-Policy"), page)
+	}
 	api := strings.SplitN(link, "/?", 2)[0] + agent.PathStatus
 	if resp, err := browser.Get(api); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("API with the session cookie: %v %v", resp.Status, err)

@@ -146,10 +146,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// CSP is the Content-Security-Policy of every loopback response: the
-// dashboard's own scripts, styles and images, nothing inline, no frames.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// CSP is the Content-Security-Policy the guard puts on every response:
+// nothing may load, nothing may frame it. A page handler that serves HTML
+// (the dashboard) replaces it with its own, as strict as its pages allow.
+const CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 // SessionCookie holds the session token in the browser.
 const SessionCookie = "icevault_session"
