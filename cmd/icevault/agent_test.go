@@ -58,8 +58,6 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	t.Setenv("ICEVAULT_CONFIG", "")
 	t.Setenv("ICEVAULT_KEYSTORE", "file")
 	t.Setenv("ICEVAULT_PASSPHRASE_FILE", filepath.Join(home, "passphrase"))
-	// No desktop: the agent runs without notifications, as on a server.
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(home, "no-bus"))
 	os.WriteFile(filepath.Join(home, "passphrase"), []byte("a long enough test passphrase\n"), 0o600)
 	srv, err := sim.Start(sim.Options{Keys: map[string]string{f.RoleAccessKeyID: f.RoleSecretKey},
 		Buckets: []string{"agent-bucket"}, EnforcePolicy: true})
@@ -96,6 +94,8 @@ func (e *agentEnv) login(t *testing.T) {
 // test ends, and returns a client on its socket once it answers.
 func startAgent(t *testing.T) (*agent.Client, *syncBuffer) {
 	t.Helper()
+	// No desktop: the agent runs without notifications, as on a server.
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan int, 1)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,8 +72,22 @@ func dashboardError(err error) error {
 	return err
 }
 
+// Overview is the agent's status; a repository the agent has not backed up
+// since it started shows its newest snapshot from the catalog.
 func (b *dashboardBackend) Overview(ctx context.Context) (dashboard.Overview, error) {
-	return b.overview(ctx)
+	ov, err := b.overview(ctx)
+	if err != nil {
+		return ov, err
+	}
+	for i, r := range ov.Repos {
+		if r.LastResult != "" || r.LastBackup.IsZero() {
+			continue
+		}
+		if snap, err := b.latest(ctx, r.Name); err == nil && snap != nil {
+			ov.Repos[i].LastOK, ov.Repos[i].LastResult = true, snapshotSummary(*snap)
+		}
+	}
+	return ov, nil
 }
 
 // catalogOverview is the overview without an agent: each repository's
@@ -126,16 +139,7 @@ func (b *dashboardBackend) Repos(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, dashboardError(err)
 	}
-	var names []string
-	for n := range f.Repositories {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	if def, _, err := f.Repo(b.a.repo); err == nil {
-		i := slices.Index(names, def)
-		names = append([]string{def}, slices.Delete(names, i, i+1)...)
-	}
-	return names, nil
+	return f.Names(), nil
 }
 
 func dashboardSnapshot(s catalog.Snapshot) dashboard.Snapshot {

@@ -268,7 +268,9 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", CSP)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// Not no-referrer: with it Chromium sends "Origin: null" on form
+		// posts, which the Origin check must refuse.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		hosts := g.hosts()
 		if !contains(hosts, r.Host) {
