@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,11 @@ type ClientOptions struct {
 
 // NewClient builds the S3 client from an AWS config (credentials and region
 // resolved by the caller, e.g. config.LoadDefaultConfig with a profile).
+//
+// The endpoint is opts.Endpoint if set; otherwise whatever the SDK resolved
+// from the environment or the profile (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+// endpoint_url; see doc.go). Either way the same rule applies: it must pass
+// ValidateEndpoint, and a custom endpoint is addressed path-style.
 func NewClient(cfg aws.Config, opts ClientOptions) (*s3.Client, error) {
 	if err := ValidateEndpoint(opts.Endpoint); err != nil {
 		return nil, err
@@ -43,11 +49,24 @@ func NewClient(cfg aws.Config, opts ClientOptions) (*s3.Client, error) {
 	if backoff <= 0 {
 		backoff = 10 * time.Second
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if opts.Endpoint != "" {
-			o.BaseEndpoint = aws.String(opts.Endpoint)
+	var endpointErr error
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// Option functions run after the SDK's own endpoint resolution, so
+		// o.BaseEndpoint holds what it found in the environment or profile.
+		endpoint := opts.Endpoint
+		if endpoint == "" && o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
+			endpoint = *o.BaseEndpoint
+			if err := ValidateEndpoint(endpoint); err != nil {
+				endpointErr = fmt.Errorf("%w (set by %s; fix or unset it, or set endpoint in the repository config, which takes precedence)",
+					err, endpointSource(endpoint))
+			}
+		}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
 			// The simulator and moto serve path-style buckets only; AWS
-			// itself keeps the default virtual-hosted style.
+			// itself keeps the default virtual-hosted style. An endpoint
+			// from the environment is treated as the repository's would be,
+			// so one URL behaves the same wherever it is written.
 			o.UsePathStyle = true
 		}
 		// Ranged reads carry no whole-object checksum; packs are
@@ -57,7 +76,21 @@ func NewClient(cfg aws.Config, opts ClientOptions) (*s3.Client, error) {
 			so.MaxAttempts = attempts
 			so.MaxBackoff = backoff
 		})
-	}), nil
+	})
+	if endpointErr != nil {
+		return nil, endpointErr
+	}
+	return client, nil
+}
+
+// endpointSource names where the SDK found endpoint, for error messages.
+func endpointSource(endpoint string) string {
+	for _, v := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if os.Getenv(v) == endpoint {
+			return "$" + v
+		}
+	}
+	return "endpoint_url in the AWS profile (~/.aws/config)"
 }
 
 // ValidateEndpoint accepts "" (AWS), any https:// URL, and http:// only on a

@@ -12,4 +12,26 @@
 // retries of transient failures (throttling, 5xx, dropped connections) are
 // the SDK's standard retryer, with jittered exponential backoff, configured
 // once in NewClient.
+//
+// # Endpoint
+//
+// The S3 endpoint is, first match wins:
+//
+//  1. the repository's endpoint (config "endpoint", ClientOptions.Endpoint);
+//  2. what the SDK resolves by itself when the aws.Config comes from
+//     config.LoadDefaultConfig: $AWS_ENDPOINT_URL_S3, then
+//     $AWS_ENDPOINT_URL, then the profile's services section (s3 =
+//     endpoint_url) or its endpoint_url — unless
+//     $AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (aws-sdk-go-v2
+//     service/s3/endpoints.go resolveBaseEndpoint, config/env_config.go);
+//  3. AWS, virtual-hosted style.
+//
+// The repository wins because it is the more specific, deliberate setting,
+// and it is what `icevault init --endpoint` and doctor show. An endpoint from
+// either source gets the same rule: ValidateEndpoint (plain http:// only on
+// loopback, so credentials and data never cross a network in clear; an
+// endpoint from the environment that breaks it is refused with a message
+// naming the variable) and path-style addressing (the simulator and moto
+// serve nothing else, and a URL must not change meaning with where it was
+// written).
 package s3store
