@@ -38,6 +38,20 @@ func (e env) puts() int { return e.Srv.Counts()["PutObject"] }
 func (e env) restoreTree(snap string, dst string) {
 	t := e.T
 	t.Helper()
+	root, blobData := e.snapshotRoot(snap)
+	for i, n := range root.Nodes {
+		testrepo.WriteTree(t, blobData, n.Subtree, filepath.Join(dst, strings.Repeat("r", i+1)))
+	}
+}
+
+// snapshotRoot returns a snapshot's root tree (one node per backed-up
+// folder) and a function that reads any blob out of the bucket, thawing
+// the packs it needs on the fake clock. Each call thaws again and moves the
+// clock past the thaws of earlier calls (their copies expire), so a check
+// reads everything it needs through one such function.
+func (e env) snapshotRoot(snap string) (tree.Tree, func(pack.ID) []byte) {
+	t := e.T
+	t.Helper()
 	ctx := context.Background()
 	s, err := e.Cat.FindSnapshot(ctx, snap)
 	if err != nil {
@@ -80,9 +94,15 @@ func (e env) restoreTree(snap string, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, n := range root.Nodes {
-		testrepo.WriteTree(t, blobData, n.Subtree, filepath.Join(dst, strings.Repeat("r", i+1)))
-	}
+	return root, blobData
+}
+
+// readBack reads the first backed-up folder of a snapshot back out of the
+// bucket, in memory (testrepo.ReadTree).
+func (e env) readBack(snap string) map[string]testrepo.TreeEntry {
+	e.T.Helper()
+	root, blobData := e.snapshotRoot(snap)
+	return testrepo.ReadTree(e.T, blobData, root.Nodes[0].Subtree)
 }
 
 var (

@@ -14,6 +14,12 @@ import (
 	"github.com/icevault/icevault/internal/scan"
 )
 
+// afterRead, set only by tests (export_test.go), runs after each read of a
+// file and before the file is checked for changes: the one place a test can
+// make a file change "while it is read" deterministically, without racing a
+// writer against the reader.
+var afterRead func(abs string, attempt int)
+
 // fileJob is one file for the readers.
 type fileJob struct {
 	sc     *scan.Scanner
@@ -52,8 +58,12 @@ func (e *engine) reader(ctx context.Context, jobs <-chan *fileJob, blobs chan<- 
 }
 
 // readFile reads one file. A file that changes while it is read is read a
-// second time; if it changes again, what was read is kept with a warning
-// and the file cache is not updated, so the next run reads it again.
+// second time; if it changes again, what the second read got is kept with a
+// warning (like tar's and borg's "file changed as we read it": for a log
+// that grows it is a consistent prefix, and leaving the file out would mean
+// a busy file is never backed up) and the file cache is not updated, so the
+// next run reads it again. Either way j.entry ends as the stat the kept
+// read started from, and the tree records its mtime.
 func (e *engine) readFile(ctx context.Context, j *fileJob, ch *chunk.Chunker, blobs chan<- blob) error {
 	rel := path.Join(j.dirRel, j.entry.Name)
 	f, err := j.sc.Open(ctx, j.dirRel, j.entry.Name)
@@ -77,8 +87,12 @@ func (e *engine) readFile(ctx context.Context, j *fileJob, ch *chunk.Chunker, bl
 			return nil
 		}
 		j.ids, j.size = ids, size
-		fi, err := f.Stat()
-		if err == nil && fi.Size() == j.entry.Size && size == j.entry.Size && fi.ModTime().UnixNano() == j.entry.MtimeNs {
+		if afterRead != nil {
+			afterRead(j.abs, attempt)
+		}
+		now := j.entry
+		err = scan.Restat(f, &now)
+		if err == nil && now.Size == j.entry.Size && size == j.entry.Size && now.MtimeNs == j.entry.MtimeNs {
 			j.stable = true
 			return nil
 		}
@@ -92,9 +106,13 @@ func (e *engine) readFile(ctx context.Context, j *fileJob, ch *chunk.Chunker, bl
 			j.notice = &n
 			return nil
 		}
-		// Compare the second read against what the file says now.
-		if fi != nil {
-			j.entry.Size, j.entry.MtimeNs = fi.Size(), fi.ModTime().UnixNano()
+		// Compare the second read against what the file says now, and
+		// record that (mtime in the tree; size, times and inode in the
+		// file cache), not what the scan saw before the change: a stable
+		// re-read then reads back with its own mtime, and the next run
+		// finds the file unchanged instead of reading it a third time.
+		if err == nil {
+			j.entry = now
 		}
 	}
 }

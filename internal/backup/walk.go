@@ -159,7 +159,7 @@ func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack
 			}
 		}
 		n := &nodes[pf.node]
-		n.Content, n.Size = j.ids, j.size
+		n.Content, n.Size, n.MtimeNs = j.ids, j.size, j.entry.MtimeNs
 		if pf.isNew {
 			w.e.c.filesNew.Add(1)
 		} else {

@@ -390,6 +390,27 @@ func (s *Scanner) Open(ctx context.Context, dirRelPath, name string) (*os.File, 
 	return os.NewFile(uintptr(fd), rel), nil
 }
 
+// Restat refreshes e's size, times, inode, device, link count and owner
+// from the open file f: what the file is now. A reader calls it after
+// reading, to tell whether the file changed meanwhile, and keeps the
+// result when it reads again, so what it records matches what it read.
+func Restat(f *os.File, e *Entry) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &fs.PathError{Op: "fstat", Path: f.Name(), Err: serr}
+	}
+	fillFromStat(e, &st)
+	return nil
+}
+
 // ReadLink returns the target of the symlink name in dirRelPath.
 func (s *Scanner) ReadLink(ctx context.Context, dirRelPath, name string) (string, error) {
 	if err := ctx.Err(); err != nil {

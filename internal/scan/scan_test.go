@@ -798,3 +798,36 @@ func BenchmarkReadDir(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/entry")
 }
+
+// TestRestat: Restat on an open file reports what the file is now, after
+// it changed since ReadDir, with the identity of the same inode.
+func TestRestat(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("before"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newScanner(t, dir, Options{})
+	w := walk(t, s)
+	e := w.entries["f"]
+	f, err := s.Open(context.Background(), "", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mt := time.Unix(1_700_000_000, 123456789)
+	if err := os.WriteFile(p, []byte("after, and longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	now := e
+	if err := Restat(f, &now); err != nil {
+		t.Fatal(err)
+	}
+	if now.Size != int64(len("after, and longer")) || now.MtimeNs != mt.UnixNano() || now.CtimeNs < e.CtimeNs ||
+		now.Inode != e.Inode || now.Dev != e.Dev || now.Name != "f" || now.Type != File {
+		t.Fatalf("Restat = %+v; scan saw %+v", now, e)
+	}
+}

@@ -264,3 +264,47 @@ func WriteTree(t testing.TB, blob func(pack.ID) []byte, id pack.ID, dir string) 
 		}
 	}
 }
+
+// TreeEntry is one entry of a tree read back by ReadTree.
+type TreeEntry struct {
+	Node tree.Node
+	Data []byte // a file's content, joined from its blobs
+}
+
+// ReadTree reads the tree blob id and everything below it through blob,
+// in memory, keyed by slash-separated path below the tree. It checks what
+// WriteTree checks (every blob is there, a file's size is its content's)
+// for trees that cannot be written back to disk, such as paths longer than
+// PATH_MAX, and gives tests the nodes themselves (mtimes, content IDs).
+func ReadTree(t testing.TB, blob func(pack.ID) []byte, id pack.ID) map[string]TreeEntry {
+	t.Helper()
+	out := map[string]TreeEntry{}
+	readTree(t, blob, id, "", out)
+	return out
+}
+
+func readTree(t testing.TB, blob func(pack.ID) []byte, id pack.ID, prefix string, out map[string]TreeEntry) {
+	t.Helper()
+	tr, err := tree.Decode(blob(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range tr.Nodes {
+		p := prefix + n.Name
+		e := TreeEntry{Node: n}
+		switch n.Type {
+		case tree.TypeDir:
+			readTree(t, blob, n.Subtree, p+"/", out)
+		case tree.TypeFile:
+			var buf bytes.Buffer
+			for _, c := range n.Content {
+				buf.Write(blob(c))
+			}
+			if int64(buf.Len()) != n.Size {
+				t.Errorf("%s: size %d in its tree, %d bytes of content", p, n.Size, buf.Len())
+			}
+			e.Data = buf.Bytes()
+		}
+		out[p] = e
+	}
+}
