@@ -28,6 +28,16 @@ type AssembleResult struct {
 	Done    int      // items written in total
 	Waiting int      // files still waiting for packs
 	Missing []string // keys of packs they wait for
+	// WaitingFiles are those files, in plan order, each with the packs it
+	// still needs: what a partial restore has not done yet.
+	WaitingFiles []WaitingFile
+}
+
+// WaitingFile is a file not written yet because packs it needs are not
+// downloaded.
+type WaitingFile struct {
+	Path  string   `json:"path"`  // where it will be written
+	Packs []string `json:"packs"` // keys of the packs it waits for
 }
 
 // assembler writes one job's files.
@@ -89,12 +99,13 @@ func Assemble(ctx context.Context, cat *catalog.Catalog, job catalog.Job, p *Pla
 		if it.Node.Type == tree.TypeFile {
 			var need []string
 			for _, id := range it.Node.Content {
-				if k := p.PackOf(id); a.local[k] == "" {
+				if k := p.PackOf(id); a.local[k] == "" && !slices.Contains(need, k) {
 					need = append(need, k)
 				}
 			}
 			if len(need) > 0 {
 				res.Waiting++
+				res.WaitingFiles = append(res.WaitingFiles, WaitingFile{Path: dest, Packs: need})
 				for d := path.Dir(it.Path); !blocked[d]; d = path.Dir(d) {
 					blocked[d] = true
 					if d == "/" || d == "." {

@@ -20,6 +20,11 @@ import (
 // SHA-256 (or size); the copy is discarded and fetched again.
 var ErrChecksum = errors.New("downloaded object does not match its checksum")
 
+// ErrTruncated means the bucket sent less of an object than its recorded
+// size, and said that was all: nothing of it is kept, and the next run
+// fetches it again from the start.
+var ErrTruncated = errors.New("the bucket sent a truncated object")
+
 // Download fetches the job's ready objects into dir, in parallel. A cut
 // download resumes where it stopped with a ranged GET; an object counts as
 // downloaded only once its whole SHA-256 matches the catalog's record.
@@ -96,10 +101,20 @@ func fetch(ctx context.Context, st Store, obj catalog.JobObject, dir string) (st
 		if err != nil {
 			return "", fmt.Errorf("downloading %s: %w", obj.Key, err)
 		}
-		_, err = io.Copy(f, rc)
+		n, err := io.Copy(f, rc)
 		rc.Close()
 		if err != nil {
-			return "", fmt.Errorf("downloading %s: %w (the next run continues from byte %d)", obj.Key, err, have)
+			// A cut connection: what arrived is kept, and the final
+			// SHA-256 check covers it.
+			return "", fmt.Errorf("downloading %s: %w (the next run continues from byte %d)", obj.Key, err, have+n)
+		}
+		if have+n != obj.Size {
+			// A complete response that is too short: the object itself is
+			// (or was served) truncated. Nothing of this copy is trusted.
+			f.Close()
+			os.Remove(part)
+			return "", fmt.Errorf("downloading %s: %w: received %d of its %d bytes; it was not kept and no file was written from it (the next run fetches it again)",
+				obj.Key, ErrTruncated, have+n, obj.Size)
 		}
 	}
 	if err := f.Sync(); err != nil {

@@ -87,6 +87,22 @@ func (o *Options) defaults() {
 	}
 }
 
+// Job kinds (catalog.Job.Kind).
+const (
+	// KindRestore thaws, downloads and writes files: what Start records.
+	KindRestore = "restore"
+	// KindRecover is a recovery's: either the objects a catalog rebuild
+	// reads (cmd/icevault thaws and downloads them, in a job kept beside
+	// the catalog it rebuilds), or a thaw-only job (see StartThaw).
+	KindRecover = "recover"
+)
+
+// ThawOnly reports whether j is a thaw-only job (StartThaw's).
+func ThawOnly(j catalog.Job) bool {
+	var q Quote
+	return j.Kind == KindRecover && json.Unmarshal(j.Quote, &q) == nil && q.ThawOnly
+}
+
 // ErrConflict is Start's refusal to replace existing files.
 var ErrConflict = errors.New("files already exist where the restore would write")
 
@@ -122,12 +138,63 @@ func Start(ctx context.Context, cat *catalog.Catalog, st Store, p *Plan, q Quote
 		objs = append(objs, catalog.JobObject{Key: pk.Key, Size: pk.Size, SHA256: pk.SHA256})
 	}
 	quote, _ := json.Marshal(q)
-	id, err := cat.CreateJob(ctx, catalog.Job{Kind: "restore", Snapshot: p.Snapshot.ID, Paths: p.Paths, Target: target,
+	id, err := cat.CreateJob(ctx, catalog.Job{Kind: KindRestore, Snapshot: p.Snapshot.ID, Paths: p.Paths, Target: target,
 		Tier: string(tier), Days: days, Overwrite: overwrite, Created: o.Clock.Now(), Quote: quote}, objs)
 	if err != nil {
 		return 0, err
 	}
 	return id, RequestPending(ctx, cat, st, id, o)
+}
+
+// StartThaw records a thaw-only job for objs and requests them at the
+// same pace as a restore: `recover --all-data` asks for every data pack in
+// the same round as the metadata, so that the restore after it needs no
+// second wait. It downloads nothing and is done once every object is
+// thawed; the restore that follows asks again, which S3 answers at once
+// (200) for a thawed copy, extending it. Step, Refresh, JobStatus and
+// Cancel work on it as on any job.
+func StartThaw(ctx context.Context, cat *catalog.Catalog, st Store, objs []PackRef, q Quote, tier store.Tier, days int, o Options) (int64, error) {
+	o.defaults()
+	var jobj []catalog.JobObject
+	for _, pk := range objs {
+		jobj = append(jobj, catalog.JobObject{Key: pk.Key, Size: pk.Size, SHA256: pk.SHA256})
+	}
+	q.ThawOnly = true
+	quote, _ := json.Marshal(q)
+	id, err := cat.CreateJob(ctx, catalog.Job{Kind: KindRecover, Tier: string(tier), Days: days, Created: o.Clock.Now(), Quote: quote}, jobj)
+	if err != nil {
+		return 0, err
+	}
+	return id, RequestPending(ctx, cat, st, id, o)
+}
+
+// CopyJob records job id of from, with every object's state, in to, and
+// returns its ID there. A recovery moves its thaw job into the catalog it
+// rebuilt this way, so that `restore status` and the agent follow it.
+func CopyJob(ctx context.Context, from, to *catalog.Catalog, id int64) (int64, error) {
+	j, err := from.Job(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	objs, err := from.JobObjects(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	nid, err := to.CreateJob(ctx, j, objs)
+	if err != nil {
+		return 0, err
+	}
+	for _, obj := range objs {
+		if err := to.UpdateJobObject(ctx, nid, obj); err != nil {
+			return nid, err
+		}
+	}
+	if j.State != "active" {
+		if err := to.FinishJob(ctx, nid, j.State, j.Finished); err != nil {
+			return nid, err
+		}
+	}
+	return nid, nil
 }
 
 // RequestPending asks S3 to thaw every object of the job not requested

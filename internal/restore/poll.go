@@ -14,6 +14,7 @@ type Status struct {
 	Job                                  catalog.Job
 	Pending, Thawing, Ready, Downloaded  int
 	BytesThawing, BytesReady, BytesLocal int64
+	BytesPending                         int64 // not requested yet, or archived again
 	FilesRestored, Files                 int
 	ETA                                  time.Time // when the last thawing pack should be ready (zero if none)
 	EarliestExpiry                       time.Time // of restored copies not yet downloaded
@@ -124,6 +125,7 @@ func JobStatus(ctx context.Context, cat *catalog.Catalog, job int64, o Options) 
 		switch obj.State {
 		case catalog.ObjPending:
 			s.Pending++
+			s.BytesPending += obj.Size
 		case catalog.ObjThawing:
 			s.Thawing++
 			s.BytesThawing += obj.Size

@@ -38,6 +38,8 @@ type Quote struct {
 	Chosen    TierQuote   `json:"chosen"`
 	Tiers     []TierQuote `json:"tiers"`
 	Egress    string      `json:"egress_note"`
+	// ThawOnly marks a job that thaws and downloads nothing (StartThaw).
+	ThawOnly bool `json:"thaw_only,omitempty"`
 }
 
 // QuoteFor prices p for keeping the restored copies days days, at each tier,

@@ -124,6 +124,14 @@ func TestWholeSnapshotThroughEveryState(t *testing.T) {
 	if pr.Assembly.Waiting == 0 || len(pr.Assembly.Missing) != len(plan.Packs) {
 		t.Fatalf("while thawing, assembly says %+v", pr.Assembly)
 	}
+	if len(pr.Assembly.WaitingFiles) != pr.Assembly.Waiting {
+		t.Fatalf("%d files waiting, %d listed", pr.Assembly.Waiting, len(pr.Assembly.WaitingFiles))
+	}
+	for _, w := range pr.Assembly.WaitingFiles {
+		if !strings.HasPrefix(w.Path, target+string(filepath.Separator)) || len(w.Packs) == 0 {
+			t.Fatalf("waiting file %+v: want its destination and the packs it needs", w)
+		}
+	}
 
 	f.Clock.Advance(12*time.Hour + time.Minute)
 	pr = f.step(t, job)

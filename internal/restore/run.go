@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +37,12 @@ func Step(ctx context.Context, cat *catalog.Catalog, st Store, jobID int64, spoo
 	if err != nil {
 		return Progress{}, err
 	}
+	switch {
+	case ThawOnly(j):
+		return stepThaw(ctx, cat, st, j, o)
+	case j.Kind != KindRestore:
+		return Progress{}, fmt.Errorf("job %d is a catalog recovery: `icevault recover resume` follows it", jobID)
+	}
 	snap, err := cat.FindSnapshot(ctx, j.Snapshot)
 	if err != nil {
 		return Progress{}, err
@@ -67,6 +74,28 @@ func Step(ctx context.Context, cat *catalog.Catalog, st Store, jobID int64, spoo
 	pr.Status, err = JobStatus(ctx, cat, jobID, o)
 	pr.Status.Files = plan.Files
 	return pr, err
+}
+
+// stepThaw polls a thaw-only job, asking again for what expired, and
+// finishes it when every object is thawed.
+func stepThaw(ctx context.Context, cat *catalog.Catalog, st Store, j catalog.Job, o Options) (Progress, error) {
+	if j.State != "active" {
+		s, err := JobStatus(ctx, cat, j.ID, o)
+		return Progress{Status: s, Done: j.State == "done"}, err
+	}
+	s, err := Refresh(ctx, cat, st, j.ID, o)
+	if err != nil {
+		return Progress{}, err
+	}
+	if s.Pending+s.Thawing > 0 {
+		return Progress{Status: s}, nil
+	}
+	if err := cat.FinishJob(ctx, j.ID, "done", o.Clock.Now()); err != nil {
+		return Progress{Status: s}, err
+	}
+	o.Events(Event{Kind: EventDone, Job: j.ID})
+	s, err = JobStatus(ctx, cat, j.ID, o)
+	return Progress{Status: s, Done: true}, err
 }
 
 // Wait runs Step until the job is done, sleeping between polls on the
