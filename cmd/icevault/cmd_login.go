@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -143,6 +144,10 @@ func loginError(profile string, err error) error {
 	return fmt.Errorf("login (profile %s): %w", profile, err)
 }
 
+// runAWSCLILogin runs `aws sso login --profile P` and then checks, as
+// `auth status` does, that the token it cached gives a session icevault can
+// use: the two share ~/.aws/sso/cache, but a success reported by aws alone
+// could hide a profile the two read differently.
 func runAWSCLILogin(ctx context.Context, a *app, profile string, deviceCode, noBrowser bool) error {
 	path, err := exec.LookPath("aws")
 	if err != nil {
@@ -156,12 +161,51 @@ func runAWSCLILogin(ctx context.Context, a *app, profile string, deviceCode, noB
 		args = append(args, "--no-browser")
 	}
 	c := exec.CommandContext(ctx, path, args...)
-	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
+	// aws's own messages (the URL, the code, "Successfully logged in") are
+	// prompts: stderr, as icevault's own login shows them, so stdout stays
+	// the result (and valid JSON with --json).
+	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stderr, a.stderr
 	if a.stdin == nil {
 		c.Stdin = os.Stdin
 	}
+	command := "aws " + strings.Join(args, " ")
 	if err := c.Run(); err != nil {
-		return fmt.Errorf("aws sso login --profile %s: %w", profile, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("`%s` failed (exit status %d, its messages are above): fix what it reports, or run `icevault login` without --aws-cli", command, ee.ExitCode())
+		}
+		return fmt.Errorf("running `%s`: %w", command, err)
+	}
+	st, err := auth.GetStatus(ctx, auth.StatusOptions{Profile: profile, RoleCredentials: true})
+	if err != nil {
+		return loginError(profile, err)
+	}
+	if st.LoginRequired {
+		return loginRequiredError{fmt.Sprintf("`%s` succeeded, but the token cache gives no valid session for profile %s: %s", command, profile, st.Message)}
+	}
+	if a.json {
+		ev := map[string]any{"event": "logged_in", "via": "aws-cli", "profile": profile,
+			"sso_session": st.SessionName, "start_url": st.StartURL, "cache_file": st.CachePath,
+			"access_token_expires_at": st.AccessTokenExpiresAt, "refresh_token": st.RefreshToken}
+		if !st.RoleCredsExpiresAt.IsZero() {
+			ev["role_credentials_expire_at"] = st.RoleCredsExpiresAt
+		}
+		return a.emitJSON(ev)
+	}
+	a.printf("Logged in with the AWS CLI to %s (profile %s).\n", st.StartURL, profile)
+	a.printf("The access token expires in %s", untilText(st.AccessTokenExpiresAt))
+	if st.RefreshToken {
+		a.printf("; it is renewed automatically while the session lasts")
+	}
+	a.printf(".\n")
+	switch {
+	case !st.RoleCredsExpiresAt.IsZero():
+		a.printf("Role credentials for %s/%s: valid.\n", st.AccountID, st.RoleName)
+	case st.RoleCredsError != "":
+		a.printf("Role credentials for %s/%s: refused (%s).\n", st.AccountID, st.RoleName, st.RoleCredsError)
 	}
 	return nil
 }
