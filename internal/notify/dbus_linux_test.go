@@ -1,185 +1,20 @@
 package notify
 
 import (
-	"bufio"
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	dbus "github.com/godbus/dbus/v5"
-
-	"github.com/icevault/icevault/internal/testenv"
+	"github.com/icevault/icevault/internal/testenv/desktop"
 )
 
 // These tests run a private dbus-daemon per test and a notification-server
 // stand-in on it, and point the notifier at it through
 // DBUS_SESSION_BUS_ADDRESS, so a developer's desktop is never involved.
-
-const dbusHint = "apt-get install dbus (or run .ci/install-dbus-keyring.sh)"
-
-// A bus with no service directories: nothing can be activated on it, so a
-// notification server exists only if a test registers one.
-const bareBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// privateBus starts a dbus-daemon for the test, makes it the session bus
-// and returns its address.
-func privateBus(t *testing.T) string {
-	t.Helper()
-	daemon := testenv.RequireTool(t, "dbus-daemon", dbusHint)
-	conf := filepath.Join(t.TempDir(), "bus.conf")
-	if err := os.WriteFile(conf, []byte(bareBusConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(daemon, "--config-file="+conf, "--print-address", "--nofork")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var addr string
-	select {
-	case addr = <-lines:
-	case <-time.After(15 * time.Second):
-	}
-	if addr == "" {
-		t.Fatalf("dbus-daemon printed no address; stderr: %s", stderr.String())
-	}
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
-	return addr
-}
-
-// notifyCall is one Notify the stand-in received.
-type notifyCall struct {
-	App      string
-	Replaces uint32
-	Icon     string
-	Summary  string
-	Body     string
-	Actions  []string
-	Hints    map[string]dbus.Variant
-	Timeout  int32
-	ID       uint32
-}
-
-// standIn is a notification server: it records calls and lets the test
-// emit the signals a user's clicks would.
-type standIn struct {
-	t    *testing.T
-	conn *dbus.Conn
-	caps []string
-
-	mu     sync.Mutex
-	calls  []notifyCall
-	closed []uint32
-	lastID uint32
-}
-
-// serverMethods is what is exported; it keeps the test helpers of standIn
-// off the bus.
-type serverMethods struct{ s *standIn }
-
-func (m serverMethods) Notify(app string, replaces uint32, icon, summary, body string,
-	actions []string, hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
-	s := m.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := replaces
-	if id == 0 {
-		s.lastID++
-		id = s.lastID
-	}
-	s.calls = append(s.calls, notifyCall{app, replaces, icon, summary, body, actions, hints, timeout, id})
-	return id, nil
-}
-
-func (m serverMethods) GetCapabilities() ([]string, *dbus.Error) { return m.s.caps, nil }
-
-func (m serverMethods) CloseNotification(id uint32) *dbus.Error {
-	m.s.mu.Lock()
-	m.s.closed = append(m.s.closed, id)
-	m.s.mu.Unlock()
-	if err := m.s.conn.Emit(busPath, sigClosed, id, uint32(ClosedByCall)); err != nil {
-		return dbus.MakeFailedError(err)
-	}
-	return nil
-}
-
-func (m serverMethods) GetServerInformation() (string, string, string, string, *dbus.Error) {
-	return "icevault-test", "icevault", "0", "1.2", nil
-}
-
-func startStandIn(t *testing.T, addr string, caps ...string) *standIn {
-	t.Helper()
-	conn := dial(t, addr)
-	s := &standIn{t: t, conn: conn, caps: caps}
-	if err := conn.Export(serverMethods{s}, busPath, busIface); err != nil {
-		t.Fatal(err)
-	}
-	reply, err := conn.RequestName(busName, dbus.NameFlagDoNotQueue)
-	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("request %s: %v %v", busName, reply, err)
-	}
-	return s
-}
-
-func dial(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the private bus: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-func (s *standIn) Calls() []notifyCall {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
-
-func (s *standIn) emit(name string, args ...any) {
-	s.t.Helper()
-	if err := s.conn.Emit(busPath, name, args...); err != nil {
-		s.t.Fatalf("emit %s: %v", name, err)
-	}
-}
 
 // openTest opens the notifier on the private bus with events on a channel.
 func openTest(t *testing.T) (System, chan Event, *[]string) {
@@ -227,8 +62,8 @@ func noEvent(t *testing.T, events <-chan Event) {
 }
 
 func TestDBusSendsEachKind(t *testing.T) {
-	addr := privateBus(t)
-	srv := startStandIn(t, addr, "actions", "body")
+	addr := desktop.PrivateBus(t)
+	srv := desktop.StartNotificationServer(t, addr, "actions", "body")
 	sys, _, _ := openTest(t)
 	if !sys.ActionsSupported() {
 		t.Fatal("ActionsSupported = false with a server that has actions")
@@ -284,8 +119,8 @@ func TestDBusSendsEachKind(t *testing.T) {
 }
 
 func TestDBusReplacesPerTopic(t *testing.T) {
-	addr := privateBus(t)
-	srv := startStandIn(t, addr, "actions")
+	addr := desktop.PrivateBus(t)
+	srv := desktop.StartNotificationServer(t, addr, "actions")
 	sys, events, _ := openTest(t)
 	login := Notification{Kind: LoginRequired, Title: "AWS login required", Actions: []Action{ActionLogin}}
 	first, err := sys.Notify(t.Context(), login)
@@ -315,7 +150,7 @@ func TestDBusReplacesPerTopic(t *testing.T) {
 
 	// Once the server closed it, the next one is new rather than a
 	// replacement of something gone.
-	if err := srv.conn.Object(busName, busPath).Call(busIface+".CloseNotification", 0, uint32(first)).Err; err != nil {
+	if err := srv.Conn().Object(busName, busPath).Call(busIface+".CloseNotification", 0, uint32(first)).Err; err != nil {
 		t.Fatal(err)
 	}
 	if e := waitEvent(t, events); !e.Closed || e.ID != first || e.Reason != ClosedByCall || e.Kind != LoginRequired {
@@ -331,8 +166,8 @@ func TestDBusReplacesPerTopic(t *testing.T) {
 }
 
 func TestDBusActionInvoked(t *testing.T) {
-	addr := privateBus(t)
-	srv := startStandIn(t, addr, "actions", "body")
+	addr := desktop.PrivateBus(t)
+	srv := desktop.StartNotificationServer(t, addr, "actions", "body")
 	sys, events, _ := openTest(t)
 	id, err := sys.Notify(t.Context(), Notification{Kind: LoginRequired, Title: "AWS login required",
 		Body: "Profile icevault", Actions: []Action{ActionLogin, ActionOpen}})
@@ -347,36 +182,36 @@ func TestDBusActionInvoked(t *testing.T) {
 	// Noise first: another client faking a click, a malformed signal and
 	// a click on another application's notification. None may arrive, and
 	// none may crash the notifier.
-	faker := dial(t, addr)
+	faker := desktop.Dial(t, addr)
 	if err := faker.Emit(busPath, sigActions, uint32(id), "login"); err != nil {
 		t.Fatal(err)
 	}
-	srv.emit(sigActions, "login", uint32(id))
-	srv.emit(sigActions, uint32(id))
-	srv.emit(sigActions, uint32(9999), "login")
-	srv.emit(sigActions, uint32(id), "not-offered")
+	srv.Emit(sigActions, "login", uint32(id))
+	srv.Emit(sigActions, uint32(id))
+	srv.Emit(sigActions, uint32(9999), "login")
+	srv.Emit(sigActions, uint32(id), "not-offered")
 
-	srv.emit(sigActions, uint32(id), "login")
+	srv.Emit(sigActions, uint32(id), "login")
 	if e := waitEvent(t, events); e.Action != "login" || e.ID != id || e.Kind != LoginRequired || e.Closed {
 		t.Fatalf("event %+v, want login on %d", e, id)
 	}
 	// A click on the body is the first action.
-	srv.emit(sigActions, uint32(other), "default")
+	srv.Emit(sigActions, uint32(other), "default")
 	if e := waitEvent(t, events); e.Action != "open" || e.ID != other || e.Kind != BackupFinished {
 		t.Fatalf("event %+v, want open on %d", e, other)
 	}
-	srv.emit(sigClosed, uint32(id), uint32(ClosedDismissed))
+	srv.Emit(sigClosed, uint32(id), uint32(ClosedDismissed))
 	if e := waitEvent(t, events); !e.Closed || e.Reason != ClosedDismissed || e.ID != id {
 		t.Fatalf("event %+v, want dismissed %d", e, id)
 	}
 	// Closed means forgotten: a late click on it is not delivered.
-	srv.emit(sigActions, uint32(id), "login")
+	srv.Emit(sigActions, uint32(id), "login")
 	noEvent(t, events)
 }
 
 func TestDBusServerWithoutActions(t *testing.T) {
-	addr := privateBus(t)
-	srv := startStandIn(t, addr, "body")
+	addr := desktop.PrivateBus(t)
+	srv := desktop.StartNotificationServer(t, addr, "body")
 	sys, _, logs := openTest(t)
 	if sys.ActionsSupported() {
 		t.Fatal("ActionsSupported = true with a server lacking actions")
@@ -399,7 +234,7 @@ func TestDBusServerWithoutActions(t *testing.T) {
 }
 
 func TestDBusNoServer(t *testing.T) {
-	privateBus(t)
+	desktop.PrivateBus(t)
 	_, err := Open(SystemOptions{})
 	var ue *UnavailableError
 	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) {
@@ -408,10 +243,10 @@ func TestDBusNoServer(t *testing.T) {
 }
 
 func TestDBusServerGoesAway(t *testing.T) {
-	addr := privateBus(t)
-	srv := startStandIn(t, addr, "actions")
+	addr := desktop.PrivateBus(t)
+	srv := desktop.StartNotificationServer(t, addr, "actions")
 	sys, _, _ := openTest(t)
-	srv.conn.Close()
+	srv.Conn().Close()
 	_, err := sys.Notify(t.Context(), Notification{Kind: BackupFailed, Title: "failed"})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Notify after the server left: %v, want ErrUnavailable", err)
