@@ -96,43 +96,70 @@ func startAgent(t *testing.T) (*agent.Client, *syncBuffer) {
 	t.Helper()
 	// No desktop: the agent runs without notifications, as on a server.
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
+	r := runAgent(t, "--headless")
+	return r.client, r.logs
+}
+
+// runningAgent is an agent running in this process.
+type runningAgent struct {
+	client *agent.Client
+	logs   *syncBuffer
+	done   chan int
+
+	mu       sync.Mutex
+	code     int
+	finished bool
+}
+
+// wait waits up to d for the agent to exit and returns its exit code.
+func (r *runningAgent) wait(d time.Duration) (code int, exited bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.finished {
+		select {
+		case r.code = <-r.done:
+			r.finished = true
+		case <-time.After(d):
+		}
+	}
+	return r.code, r.finished
+}
+
+// runAgent runs `icevault agent ARGS` until the test ends (or it quits).
+func runAgent(t *testing.T, args ...string) *runningAgent {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
+	r := &runningAgent{logs: &syncBuffer{}, done: make(chan int, 1)}
 	go func() {
-		done <- run(ctx, []string{"agent", "--headless", "--restore-poll", "1s"}, strings.NewReader(""), io.Discard, logs)
+		r.done <- run(ctx, append([]string{"agent", "--restore-poll", "1s"}, args...), strings.NewReader(""), io.Discard, r.logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("agent exited %d\n%s", code, logs)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("agent did not stop\n%s", logs)
+		if code, exited := r.wait(30 * time.Second); !exited {
+			t.Errorf("agent did not stop\n%s", r.logs)
+		} else if code != 0 {
+			t.Errorf("agent exited %d\n%s", code, r.logs)
 		}
 	})
 	sock, err := agentSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := agent.NewClient(sock)
+	r.client = agent.NewClient(sock)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if _, err := c.Status(ctx); err == nil {
-			return c, logs
+		if _, err := r.client.Status(ctx); err == nil {
+			break
 		}
-		select {
-		case code := <-done:
-			t.Fatalf("agent exited %d\n%s", code, logs)
-		default:
+		if code, exited := r.wait(0); exited {
+			t.Fatalf("agent exited %d\n%s", code, r.logs)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("agent not answering\n%s", logs)
+			t.Fatalf("agent not answering\n%s", r.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return r
 }
 
 // waitRun waits until the agent's newest run of the repository has ended
