@@ -65,11 +65,44 @@ bucket = "ok-bucket"
 region = "us-east-1"`, `default repository "b"`},
 		{`[repository.a
 bucket = `, "reading"},
+		{`[agent]
+login_with = "browser"`, `login_with = "browser"`},
+		{`[agent.notifications]
+quite = ["backup_finished"]`, "unknown setting(s) agent.notifications.quite"},
 	} {
 		_, err := Load(write(t, c.body))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Load(%q) error = %v, want it to mention %q", c.body, err, c.want)
 		}
+	}
+}
+
+func TestAgentSection(t *testing.T) {
+	f, err := Load(write(t, `default = "b"
+[repository.a]
+bucket = "bucket-a"
+region = "us-east-1"
+[repository.b]
+bucket = "bucket-b"
+region = "us-east-1"
+[repository.c]
+bucket = "bucket-c"
+region = "us-east-1"
+[agent]
+login_with = "aws-cli"
+dashboard = "127.0.0.1:8787"
+[agent.notifications]
+quiet = ["backup_finished"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := f.Agent; a.LoginWith != LoginWithAWSCLI || a.Dashboard != "127.0.0.1:8787" || a.Notifications.Off ||
+		len(a.Notifications.Quiet) != 1 || a.Notifications.Quiet[0] != "backup_finished" {
+		t.Errorf("agent section %+v", a)
+	}
+	if got := strings.Join(f.Names(), ","); got != "b,a,c" {
+		t.Errorf("Names() = %s, want the default first, then by name", got)
 	}
 }
 
