@@ -1,17 +1,14 @@
 package keystore
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	dbus "github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
 
 	"github.com/icevault/icevault/internal/testenv"
@@ -19,143 +16,11 @@ import (
 
 // These tests talk to a real Secret Service (gnome-keyring) over a real
 // D-Bus session bus. Each re-runs itself in a child process under
-// dbus-run-session, always on a private bus with its own HOME, so a
-// developer's login keyring is never touched.
-
-const (
-	busChildEnv = "ICEVAULT_KEYSTORE_TEST_BUS" // "keyring" or "bare" in the child
-	dbusHint    = "bash .ci/install-dbus-keyring.sh (apt-get install dbus gnome-keyring)"
-)
-
-// A bus with no service directories: nothing can be activated on it, so it
-// has no Secret Service — a headless server's bus.
-const bareBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// gnome-keyring in the foreground, so the shell reaps it; --unlock reads the
-// login keyring's password from stdin (an empty one is refused by
-// gnome-keyring 42, so a throwaway one is used).
-const keyringScript = `printf '%s' icevault-test | gnome-keyring-daemon --foreground --unlock --components=secrets >"$KEYRING_LOG" 2>&1 &
-kpid=$!
-"$@"
-rc=$?
-kill "$kpid" 2>/dev/null
-wait "$kpid" 2>/dev/null
-exit $rc`
-
-// Bus setups for onPrivateBus.
-const (
-	busKeyring     = "keyring"     // gnome-keyring running and unlocked
-	busBare        = "bare"        // nothing can provide a Secret Service
-	busActivatable = "activatable" // the stock session bus: gnome-keyring is installed, not running, no prompter
-)
-
-// onPrivateBus returns true in the child, where the test body runs. In the
-// parent it runs the child and returns false.
-func onPrivateBus(t *testing.T, mode string) bool {
-	t.Helper()
-	if m := os.Getenv(busChildEnv); m != "" {
-		if m == busKeyring {
-			waitForSecretService(t)
-		}
-		return true
-	}
-	runSession := testenv.RequireTool(t, "dbus-run-session", dbusHint)
-	testenv.RequireTool(t, "dbus-daemon", dbusHint)
-	tmp := t.TempDir()
-	for _, d := range []string{"home", "run", "config", "data"} {
-		if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	testArgs := []string{self, "-test.run=^" + t.Name() + "$", "-test.v", "-test.count=1"}
-	var args []string
-	switch mode {
-	case busKeyring:
-		testenv.RequireTool(t, "gnome-keyring-daemon", dbusHint)
-		args = append([]string{"--", "sh", "-c", keyringScript, "sh"}, testArgs...)
-	case busBare:
-		conf := filepath.Join(tmp, "bare-bus.conf")
-		if err := os.WriteFile(conf, []byte(bareBusConfig), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append([]string{"--config-file=" + conf, "--"}, testArgs...)
-	case busActivatable:
-		testenv.RequireTool(t, "gnome-keyring-daemon", dbusHint)
-		args = append([]string{"--"}, testArgs...)
-	default:
-		t.Fatalf("unknown bus mode %q", mode)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runSession, args...)
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = append(os.Environ(),
-		busChildEnv+"="+mode,
-		"DBUS_SESSION_BUS_ADDRESS=",
-		"HOME="+filepath.Join(tmp, "home"),
-		"XDG_RUNTIME_DIR="+filepath.Join(tmp, "run"),
-		"XDG_CONFIG_HOME="+filepath.Join(tmp, "config"),
-		"XDG_DATA_HOME="+filepath.Join(tmp, "data"),
-		"KEYRING_LOG="+filepath.Join(tmp, "keyring.log"),
-	)
-	out, err := cmd.CombinedOutput()
-	t.Logf("child on a private D-Bus session (%s):\n%s", mode, indent(string(out)))
-	if err != nil {
-		if log, _ := os.ReadFile(filepath.Join(tmp, "keyring.log")); len(log) > 0 {
-			t.Logf("gnome-keyring-daemon:\n%s", indent(string(log)))
-		}
-		t.Fatalf("child failed: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()+" ") {
-		t.Fatalf("child did not run and pass %s (skipped or filtered out?)", t.Name())
-	}
-	return false
-}
-
-func indent(s string) string {
-	return "\t" + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n\t")
-}
-
-// waitForSecretService waits until gnome-keyring has claimed its name, so
-// that the first call does not activate a second daemon.
-func waitForSecretService(t *testing.T) {
-	t.Helper()
-	conn, err := dbus.SessionBus()
-	if err != nil {
-		t.Fatalf("child: no session bus: %v", err)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var owned bool
-		err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, secretServiceName).Store(&owned)
-		if err == nil && owned {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("child: %s did not appear on the bus within 15s (err %v)", secretServiceName, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// dbus-run-session (testenv.OnPrivateBus), always on a private bus with its
+// own HOME, so a developer's login keyring is never touched.
 
 func TestRealSecretService(t *testing.T) {
-	if !onPrivateBus(t, busKeyring) {
+	if !testenv.OnPrivateBus(t, testenv.BusKeyring) {
 		return
 	}
 	dir := filepath.Join(t.TempDir(), "keys")
@@ -200,7 +65,7 @@ func TestRealSecretService(t *testing.T) {
 }
 
 func TestNoSecretServiceFallsBackToFile(t *testing.T) {
-	if !onPrivateBus(t, busBare) {
+	if !testenv.OnPrivateBus(t, testenv.BusBare) {
 		return
 	}
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
@@ -230,7 +95,7 @@ func TestNoSecretServiceFallsBackToFile(t *testing.T) {
 // starts it on the first call, and it cannot create or unlock a login keyring
 // without a prompter. That must end in the key file, promptly.
 func TestLockedSecretServiceFallsBackToFile(t *testing.T) {
-	if !onPrivateBus(t, busActivatable) {
+	if !testenv.OnPrivateBus(t, testenv.BusActivatable) {
 		return
 	}
 	o := Options{Dir: filepath.Join(t.TempDir(), "keys"), Passphrase: staticPass(testPass), scryptLogN: 10}
