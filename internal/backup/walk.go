@@ -71,9 +71,13 @@ type pendingFile struct {
 	isNew bool
 }
 
-// dir backs up one directory and returns its tree's ID. Subdirectories are
-// walked first, in name order, while the readers work on this directory's
-// files; the tree is built once they are all done.
+// dir backs up one directory and returns its tree's ID. Its files go to
+// the readers first, all of them; then its subdirectories are walked, in
+// name order, while the readers work on the files; the tree is built once
+// they are all done. Files first keeps a folder's files together in the
+// data packs: walking a subfolder between two files (the order of names)
+// put the subfolder's blobs, however many packs they fill, between its
+// parent's.
 func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack.ID, error) {
 	entries, notices, err := w.sc.ReadDir(ctx, rel, dirEntry)
 	if err != nil {
@@ -94,15 +98,18 @@ func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack
 	}
 	nodes := make([]tree.Node, 0, len(entries))
 	var pending []pendingFile
+	type subdir struct {
+		node  int // index in nodes
+		entry scan.Entry
+	}
+	var subdirs []subdir
 	for _, en := range entries {
 		childRel := path.Join(rel, en.Name)
 		node := tree.Node{Name: en.Name, Mode: tree.UnixMode(en.Mode), MtimeNs: en.MtimeNs, UID: en.UID, GID: en.GID}
 		switch en.Type {
 		case scan.Dir:
 			node.Type = tree.TypeDir
-			if node.Subtree, err = w.dir(ctx, childRel, en); err != nil {
-				return pack.ID{}, err
-			}
+			subdirs = append(subdirs, subdir{node: len(nodes), entry: en})
 		case scan.Symlink:
 			node.Type = tree.TypeSymlink
 			node.Target = en.LinkTarget
@@ -136,6 +143,11 @@ func (w *walker) dir(ctx context.Context, rel string, dirEntry scan.Entry) (pack
 			continue // FIFOs, sockets, devices: scan already said so (SkippedSpecial)
 		}
 		nodes = append(nodes, node)
+	}
+	for _, sd := range subdirs {
+		if nodes[sd.node].Subtree, err = w.dir(ctx, path.Join(rel, sd.entry.Name), sd.entry); err != nil {
+			return pack.ID{}, err
+		}
 	}
 
 	dropped := map[int]bool{}
