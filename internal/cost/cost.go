@@ -80,6 +80,21 @@ func (p Prices) Puts(n int64) float64 { return float64(n) / 1000 * p.PutPer1000 
 // Month is a calendar month's length for pricing.
 const Month = 30 * 24 * time.Hour
 
+// Bytes formats a size for people in binary units ("2.3 MiB"): sizes and
+// what they cost are shown side by side, so both are formatted here.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
 // Dollars formats an amount for people: cents where they matter, more
 // digits for fractions of a cent.
 func Dollars(v float64) string {

@@ -34,18 +34,8 @@ func (s *server) funcs() template.FuncMap {
 	}
 }
 
-func bytesize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// bytesize is cost.Bytes, short for the templates and handlers.
+func bytesize(n int64) string { return cost.Bytes(n) }
 
 func dollars(v float64) string {
 	if v > 0 && v < 0.00005 {
