@@ -53,6 +53,12 @@ var (
 	ErrTransient         = &kindError{KindTransient}
 )
 
+// ErrNotArchived is the Err of the *Error (KindPermanent) a restore request
+// gets for an object that is not in an archive storage class (S3: 403
+// InvalidObjectState on RestoreObject). There is nothing to wait for: the
+// object can be read directly.
+var ErrNotArchived = errors.New("the object is not archived (not DEEP_ARCHIVE or GLACIER), so there is nothing to restore: read it directly")
+
 type kindError struct{ kind Kind }
 
 func (e *kindError) Error() string { return e.kind.String() }

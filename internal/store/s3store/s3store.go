@@ -226,7 +226,7 @@ func (s *Store) RequestRestore(ctx context.Context, key string, days int, tier s
 			return store.RestoreAlreadyOngoing, nil
 		case "InvalidObjectState":
 			return 0, &store.Error{Op: "restore", Key: key, Kind: store.KindPermanent, Code: code,
-				Err: errors.New("the object is not archived (not DEEP_ARCHIVE or GLACIER), so there is nothing to restore: read it directly")}
+				Err: store.ErrNotArchived}
 		}
 		return 0, s.classify("restore", key, err)
 	}

@@ -254,7 +254,7 @@ func TestRequestRestoreConflictAndNotArchived(t *testing.T) {
 		t.Fatalf("409: %v %v", res, err)
 	}
 	code = "InvalidObjectState"
-	if _, err := s.RequestRestore(context.Background(), "k", 7, store.TierBulk); store.KindOf(err) != store.KindPermanent || err == nil {
+	if _, err := s.RequestRestore(context.Background(), "k", 7, store.TierBulk); store.KindOf(err) != store.KindPermanent || !errors.Is(err, store.ErrNotArchived) {
 		t.Fatalf("restore of a non-archived object: %v", err)
 	}
 }
