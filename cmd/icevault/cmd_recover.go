@@ -19,6 +19,7 @@ import (
 	"github.com/icevault/icevault/internal/recovery"
 	"github.com/icevault/icevault/internal/repo"
 	"github.com/icevault/icevault/internal/restore"
+	"github.com/icevault/icevault/internal/store"
 	"github.com/icevault/icevault/internal/store/s3store"
 )
 
@@ -30,7 +31,50 @@ const recoverDB = "recover.db"
 type recoverState struct {
 	Kit    keystore.Kit // secrets cleared: they are in the keystore
 	Layout repo.Layout
-	Job    int64
+	Job    int64 // the metadata: thawed, downloaded, read by the rebuild
+	// AllData: every data pack is thawed too, by a thaw-only job beside
+	// Job (restore.StartThaw), which moves into the rebuilt catalog.
+	AllData bool `json:",omitempty"`
+}
+
+// openRecovery opens the job database of a recovery under way, or returns
+// nil if there is none.
+func openRecovery(ctx context.Context, h *repoHandle) (*catalog.Catalog, error) {
+	p := filepath.Join(h.dir, recoverDB)
+	if _, err := os.Stat(p); err != nil {
+		return nil, nil
+	}
+	return catalog.Open(ctx, p)
+}
+
+// thawJob finds a recovery's thaw-only job (0 if there is none).
+func thawJob(ctx context.Context, jc *catalog.Catalog) (int64, error) {
+	jobs, err := jc.Jobs(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	for _, j := range jobs {
+		if restore.ThawOnly(j) {
+			return j.ID, nil
+		}
+	}
+	return 0, nil
+}
+
+// startDataThaw records the thaw of every data pack as a job of its own
+// and requests them, at the pace of any restore.
+func (a *app) startDataThaw(ctx context.Context, jc *catalog.Catalog, st restore.Store, data []store.ObjectInfo, t store.Tier, days int) (int64, error) {
+	prices, err := cost.Load()
+	if err != nil {
+		return 0, usageError{err}
+	}
+	var plan restore.Plan
+	for _, d := range data {
+		plan.Packs = append(plan.Packs, restore.PackRef{Key: d.Key, Size: d.Size})
+	}
+	plan.PackBytes = recovery.Bytes(data)
+	o := a.restoreOptions()
+	return restore.StartThaw(ctx, jc, st, plan.Packs, restore.QuoteFor(&plan, t, days, prices, o.Clock.Now()), t, days, o)
 }
 
 func newRecoverCmd(a *app) *cobra.Command {
@@ -144,27 +188,30 @@ afterwards needs no second wait.`,
 				objs = append(objs, catalog.JobObject{Key: o.Key, Size: o.Size})
 			}
 			o := a.restoreOptions()
-			id, err := jc.CreateJob(ctx, catalog.Job{Kind: "recover", Tier: string(t), Days: days, Created: time.Now()}, objs)
+			id, err := jc.CreateJob(ctx, catalog.Job{Kind: restore.KindRecover, Tier: string(t), Days: days, Created: o.Clock.Now()}, objs)
 			if err != nil {
 				return err
 			}
 			public := kit
 			public.Identity, public.BlobIDKey = "", [32]byte{}
-			state, _ := json.Marshal(recoverState{Kit: public, Layout: layout, Job: id})
+			state, _ := json.Marshal(recoverState{Kit: public, Layout: layout, Job: id, AllData: allData && len(listing.Data) > 0})
 			if err := jc.SetSetting(ctx, "recover.state", state); err != nil {
 				return err
 			}
+			// The metadata first: the catalog rebuild waits for it alone.
 			if err := restore.RequestPending(ctx, jc, st, id, o); err != nil {
 				return err
 			}
-			if allData {
-				for _, d := range listing.Data {
-					if _, err := st.RequestRestore(ctx, d.Key, days, t); err != nil {
-						return fmt.Errorf("requesting the thaw of %s: %w", d.Key, err)
-					}
+			if allData && len(listing.Data) > 0 {
+				// A job of their own, so that they are paced, recorded,
+				// polled and asked for again like any restore's packs
+				// (`recover resume`, `restore status`, and after the
+				// rebuild the agent).
+				if _, err := a.startDataThaw(ctx, jc, st, listing.Data, t, days); err != nil {
+					return err
 				}
 			}
-			a.printf("Recovery started. When the thaw is done, run `icevault recover resume --repo %s` to rebuild the catalog.\n", a.repo)
+			a.printf("Recovery started. When the thaw is done, run `icevault recover resume --repo %s` to rebuild the catalog\n(`icevault restore status` shows the thaw).\n", a.repo)
 			return nil
 		},
 	}
@@ -220,6 +267,25 @@ func newRecoverResumeCmd(a *app) *cobra.Command {
 			}
 			o := a.restoreOptions()
 			dir := restore.JobDir(h.spool(), rs.Job)
+			thaw, err := thawJob(ctx, jc)
+			if err != nil {
+				return err
+			}
+			if rs.AllData && thaw == 0 {
+				// `recover --all-data` stopped before recording the data
+				// packs' thaw: record and request it now.
+				listing, err := recovery.Objects(ctx, st, rs.Layout)
+				if err != nil {
+					return err
+				}
+				j, err := jc.Job(ctx, rs.Job)
+				if err != nil {
+					return err
+				}
+				if thaw, err = a.startDataThaw(ctx, jc, st, listing.Data, store.Tier(j.Tier), j.Days); err != nil {
+					return err
+				}
+			}
 			for {
 				s, err := restore.Refresh(ctx, jc, st, rs.Job, o)
 				if err == nil {
@@ -227,6 +293,12 @@ func newRecoverResumeCmd(a *app) *cobra.Command {
 				}
 				if err != nil {
 					return err
+				}
+				var tp restore.Progress
+				if thaw != 0 {
+					if tp, err = restore.Step(ctx, jc, st, thaw, h.spool(), restore.Keys{}, o); err != nil {
+						return err
+					}
 				}
 				objs, err := jc.JobObjects(ctx, rs.Job)
 				if err != nil {
@@ -239,13 +311,20 @@ func newRecoverResumeCmd(a *app) *cobra.Command {
 					}
 				}
 				if done == len(objs) {
-					return a.rebuild(ctx, h, st, rs, objs, jpath, dir)
+					moved, err := a.rebuild(ctx, h, st, rs, objs, jc, thaw, jpath, dir)
+					if err != nil || moved == 0 {
+						return err
+					}
+					return a.followThaw(ctx, h, st, moved, wait, every)
 				}
 				a.printf("Recovery: %d of %d metadata objects downloaded, %d thawing", done, len(objs), s.Thawing+s.Pending)
 				if !s.ETA.IsZero() {
 					a.printf(", expected by %s", s.ETA.Local().Format("Mon 2 Jan 15:04"))
 				}
 				a.printf(".\n")
+				if thaw != 0 {
+					a.reportRestore(thaw, tp)
+				}
 				if !wait {
 					return errNotReady
 				}
@@ -260,20 +339,60 @@ func newRecoverResumeCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func (a *app) rebuild(ctx context.Context, h *repoHandle, st *s3store.Store, rs recoverState, objs []catalog.JobObject, jpath, dir string) error {
-	ks, err := a.openKeys()
+// followThaw reports, after the rebuild, where recover --all-data's thaw
+// stands (now a job of the rebuilt catalog), and with wait follows it
+// until every data pack is thawed.
+func (a *app) followThaw(ctx context.Context, h *repoHandle, st *s3store.Store, job int64, wait bool, every time.Duration) error {
+	o := a.restoreOptions()
+	report := func(pr restore.Progress) { a.reportRestore(job, pr) }
+	var pr restore.Progress
+	var err error
+	if wait {
+		pr, err = restore.Wait(ctx, h.cat, st, job, h.spool(), restore.Keys{}, every, o, report)
+	} else if pr, err = restore.Step(ctx, h.cat, st, job, h.spool(), restore.Keys{}, o); err == nil {
+		report(pr)
+	}
 	if err != nil {
 		return err
 	}
+	if pr.Done {
+		a.printf("Every data pack is thawed: `icevault restore latest --to DIR` needs no further wait while the copies last.\n")
+	} else {
+		a.printf("The data packs are still thawing: `icevault restore status` follows them (so does `icevault agent`).\n")
+	}
+	return nil
+}
+
+// rebuild fills the catalog from the downloaded metadata, moves the data
+// packs' thaw job (if any) into it, and removes the recovery's own files.
+// It returns the thaw job's ID in the rebuilt catalog (0 if none).
+func (a *app) rebuild(ctx context.Context, h *repoHandle, st *s3store.Store, rs recoverState, objs []catalog.JobObject, jc *catalog.Catalog, thaw int64, jpath, dir string) (int64, error) {
+	moved, err := a.rebuildCatalog(ctx, h, st, rs, objs, jc, thaw)
+	if err != nil {
+		return 0, err
+	}
+	jc.Close()
+	os.RemoveAll(dir)
+	os.Remove(jpath)
+	os.Remove(jpath + "-wal")
+	os.Remove(jpath + "-shm")
+	return moved, nil
+}
+
+func (a *app) rebuildCatalog(ctx context.Context, h *repoHandle, st *s3store.Store, rs recoverState, objs []catalog.JobObject, jc *catalog.Catalog, thaw int64) (int64, error) {
+	ks, err := a.openKeys()
+	if err != nil {
+		return 0, err
+	}
 	sec, err := ks.Load(rs.Kit.RepoID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	kit := rs.Kit
 	kit.Identity, kit.BlobIDKey = sec.Identity, sec.BlobIDKey
 	listing, err := recovery.Objects(ctx, st, rs.Layout)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	local := map[string]string{}
 	for _, o := range objs {
@@ -282,7 +401,7 @@ func (a *app) rebuild(ctx context.Context, h *repoHandle, st *s3store.Store, rs 
 	in := recovery.Input{Layout: rs.Layout, Bucket: h.cfg.Bucket, Config: recovery.FileOf(listing.Config, local[listing.Config.Key])}
 	for _, m := range listing.Meta {
 		if local[m.Key] == "" {
-			return fmt.Errorf("metadata object %s appeared after the recovery started: run `icevault recover` again", m.Key)
+			return 0, fmt.Errorf("metadata object %s appeared after the recovery started: run `icevault recover` again", m.Key)
 		}
 		in.Meta = append(in.Meta, recovery.FileOf(m, local[m.Key]))
 	}
@@ -291,14 +410,19 @@ func (a *app) rebuild(ctx context.Context, h *repoHandle, st *s3store.Store, rs 
 	}
 	res, err := recovery.Rebuild(ctx, h.cat, kit, in)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	os.RemoveAll(dir)
-	os.Remove(jpath)
-	os.Remove(jpath + "-wal")
-	os.Remove(jpath + "-shm")
+	var moved int64
+	if thaw != 0 {
+		// Not worth failing a finished rebuild for: a restore asks for
+		// its packs again anyway, thawed or not.
+		if moved, err = restore.CopyJob(ctx, jc, h.cat, thaw); err != nil {
+			fmt.Fprintf(a.stderr, "warning: the data packs' thaw is no longer followed: %v\n", err)
+			moved = 0
+		}
+	}
 	if a.json {
-		return a.emitJSON(map[string]any{"event": "recovered", "result": res})
+		return moved, a.emitJSON(map[string]any{"event": "recovered", "result": res})
 	}
 	a.printf("Catalog rebuilt: repository %s, %d snapshots, %d data packs, %d blobs, %d trees.\n", res.RepoID, res.Snapshots, res.DataPacks, res.Blobs, res.Trees)
 	if len(res.Unindexed) > 0 {
@@ -308,7 +432,7 @@ func (a *app) rebuild(ctx context.Context, h *repoHandle, st *s3store.Store, rs 
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
 	a.printf("Next: `icevault snapshots`, `icevault ls latest`, `icevault restore latest --to DIR`.\n")
-	return nil
+	return moved, nil
 }
 
 // addRepoConfig adds a repository to the config file unless it is there.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -170,8 +172,38 @@ func (a *app) startRestore(ctx context.Context, h *repoHandle, plan *restore.Pla
 	return id, st, err
 }
 
+// timeScaleEnv makes a restore's clock run faster, for use with the
+// simulator started by `icevault sim --time-scale N` (the way `icevault
+// demo` runs on its scaled clock): ICEVAULT_TIME_SCALE=N makes --wait's
+// polls and the jobs' thaw times run N times faster than the wall clock.
+// It is for trying icevault out and for tests; against AWS it only makes
+// --wait poll more often.
+const timeScaleEnv = "ICEVAULT_TIME_SCALE"
+
+// appClocks holds each command run's clock: one per run, so the times it
+// records agree with each other.
+var appClocks sync.Map // *app -> clock.Clock
+
+// clock is the clock restores run on: the wall clock, or a scaled one
+// with ICEVAULT_TIME_SCALE.
+func (a *app) clock() clock.Clock {
+	if c, ok := appClocks.Load(a); ok {
+		return c.(clock.Clock)
+	}
+	var c clock.Clock = clock.Real{}
+	if v := os.Getenv(timeScaleEnv); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 1 {
+			c = clock.NewScaled(f)
+		} else {
+			fmt.Fprintf(a.stderr, "warning: %s=%q is not a number above 1; using the wall clock\n", timeScaleEnv, v)
+		}
+	}
+	got, _ := appClocks.LoadOrStore(a, c)
+	return got.(clock.Clock)
+}
+
 func (a *app) restoreOptions() restore.Options {
-	return restore.Options{Clock: clock.Real{}, Events: func(ev restore.Event) {
+	return restore.Options{Clock: a.clock(), Events: func(ev restore.Event) {
 		if a.json {
 			_ = a.emitJSON(map[string]any{"event": restoreEventName(ev.Kind), "job": ev.Job, "key": ev.Key, "path": ev.Path,
 				"bytes": ev.Size, "reason": ev.Reason})
@@ -272,6 +304,9 @@ func (a *app) runRestore(ctx context.Context, h *repoHandle, st restore.Store, j
 		return err
 	}
 	if !pr.Done {
+		if err := a.reportWaiting(ctx, h.cat, job, pr.Assembly); err != nil {
+			return err
+		}
 		return errNotReady
 	}
 	return nil
@@ -280,21 +315,121 @@ func (a *app) runRestore(ctx context.Context, h *repoHandle, st restore.Store, j
 func (a *app) reportRestore(job int64, pr restore.Progress) {
 	s := pr.Status
 	if a.json {
-		_ = a.emitJSON(map[string]any{"event": "status", "job": job, "done": pr.Done, "thawing": s.Thawing, "ready": s.Ready,
-			"downloaded": s.Downloaded, "pending": s.Pending, "files_restored": s.FilesRestored, "files": s.Files,
-			"waiting_files": pr.Assembly.Waiting, "eta": s.ETA})
+		_ = a.emitJSON(map[string]any{"event": "status", "job": job, "kind": jobKind(s.Job), "state": s.Job.State, "done": pr.Done,
+			"pending": s.Pending, "thawing": s.Thawing, "ready": s.Ready, "downloaded": s.Downloaded,
+			"bytes_pending": s.BytesPending, "bytes_thawing": s.BytesThawing, "bytes_ready": s.BytesReady, "bytes_downloaded": s.BytesLocal,
+			"files_restored": s.FilesRestored, "files": s.Files, "waiting_files": pr.Assembly.Waiting, "eta": s.ETA,
+			"earliest_expiry": s.EarliestExpiry})
 		return
 	}
-	if pr.Done {
-		a.printf("Restore job %d done: %d files and folders written to %s, every byte verified.\n", job, s.FilesRestored, s.Job.Target)
-		return
+	a.printf("%s\n", statusLine(job, pr))
+}
+
+// jobKind names a job for --json: "restore", "recover" (the metadata a
+// catalog recovery reads) or "thaw" (recover --all-data's data packs).
+func jobKind(j catalog.Job) string {
+	if restore.ThawOnly(j) {
+		return "thaw"
 	}
-	a.printf("Restore job %d: %d packs thawing, %d ready, %d downloaded; %d items written, %d files waiting",
-		job, s.Thawing+s.Pending, s.Ready, s.Downloaded, s.FilesRestored, pr.Assembly.Waiting)
+	return j.Kind
+}
+
+// statusLine is one job's state in one line: counts and bytes at each
+// stage, and when the thaw should be over.
+func statusLine(job int64, pr restore.Progress) string {
+	s := pr.Status
+	var b strings.Builder
+	switch {
+	case restore.ThawOnly(s.Job):
+		fmt.Fprintf(&b, "Thaw job %d (recover --all-data)", job)
+	case s.Job.Kind == restore.KindRecover:
+		fmt.Fprintf(&b, "Recovery job %d (catalog metadata)", job)
+	default:
+		fmt.Fprintf(&b, "Restore job %d", job)
+	}
+	if pr.Done || s.Job.State == "done" {
+		if s.Job.Kind == restore.KindRestore {
+			fmt.Fprintf(&b, " done: %d files and folders written to %s, every byte verified.", s.FilesRestored, s.Job.Target)
+		} else {
+			fmt.Fprintf(&b, " done: %d objects thawed (%s)", s.Ready+s.Downloaded, bytesize(s.BytesReady+s.BytesLocal))
+			if !s.EarliestExpiry.IsZero() {
+				fmt.Fprintf(&b, ", kept until %s", s.EarliestExpiry.Local().Format("Mon 2 Jan 15:04"))
+			}
+			b.WriteString(".")
+		}
+		return b.String()
+	}
+	if s.Job.State != "active" {
+		fmt.Fprintf(&b, " %s.", s.Job.State)
+		return b.String()
+	}
+	fmt.Fprintf(&b, ": %d packs thawing (%s), %d ready (%s), %d downloaded (%s)",
+		s.Thawing+s.Pending, bytesize(s.BytesThawing+s.BytesPending), s.Ready, bytesize(s.BytesReady), s.Downloaded, bytesize(s.BytesLocal))
+	if s.Job.Kind == restore.KindRestore {
+		fmt.Fprintf(&b, "; %d items written", s.FilesRestored)
+		if pr.Assembly.Waiting > 0 {
+			fmt.Fprintf(&b, ", %d files waiting", pr.Assembly.Waiting)
+		}
+	}
 	if !s.ETA.IsZero() {
-		a.printf("; thaw expected by %s", s.ETA.Local().Format("Mon 2 Jan 15:04"))
+		fmt.Fprintf(&b, "; thaw expected by %s", s.ETA.Local().Format("Mon 2 Jan 15:04"))
 	}
-	a.printf(".\n")
+	b.WriteString(".")
+	return b.String()
+}
+
+// waitingListed is how many waiting files a partial restore lists without
+// -v or --json.
+const waitingListed = 20
+
+// reportWaiting says what a partial restore has not done yet: which files
+// wait, and for which packs (with where each pack stands).
+func (a *app) reportWaiting(ctx context.Context, cat *catalog.Catalog, job int64, asm restore.AssembleResult) error {
+	if asm.Waiting == 0 {
+		return nil
+	}
+	objs, err := cat.JobObjects(ctx, job)
+	if err != nil {
+		return err
+	}
+	byKey := map[string]catalog.JobObject{}
+	for _, o := range objs {
+		byKey[o.Key] = o
+	}
+	files := map[string]int{}
+	for _, w := range asm.WaitingFiles {
+		for _, k := range w.Packs {
+			files[k]++
+		}
+	}
+	if a.json {
+		var packs []map[string]any
+		for _, k := range asm.Missing {
+			o := byKey[k]
+			packs = append(packs, map[string]any{"key": k, "state": o.State, "bytes": o.Size, "files": files[k], "expiry": o.Expiry})
+		}
+		return a.emitJSON(map[string]any{"event": "waiting", "job": job, "waiting_files": asm.Waiting, "files": asm.WaitingFiles, "packs": packs})
+	}
+	a.printf("Not restored yet: %d files, waiting for %d packs:\n", asm.Waiting, len(asm.Missing))
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	for _, k := range asm.Missing {
+		o := byKey[k]
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d files\n", k, o.State, bytesize(o.Size), files[k])
+	}
+	tw.Flush()
+	list := asm.WaitingFiles
+	if a.verbose == 0 && len(list) > waitingListed {
+		list = list[:waitingListed]
+	}
+	a.printf("Files still waiting:\n")
+	for _, w := range list {
+		a.printf("  %s  (needs %s)\n", w.Path, strings.Join(w.Packs, ", "))
+	}
+	if n := len(asm.WaitingFiles) - len(list); n > 0 {
+		a.printf("  … and %d more (-v or --json lists them all)\n", n)
+	}
+	a.printf("Everything else is written and verified; `icevault restore resume %d` continues when the packs are ready.\n", job)
+	return nil
 }
 
 // openJob opens the repository for writing and picks the job.
@@ -336,36 +471,93 @@ func (a *app) jobArg(ctx context.Context, h *repoHandle, args []string) (int64, 
 func newRestoreStatusCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [JOB]",
-		Short: "Check a restore job's thaw (cheap: one LIST per thousand packs)",
-		Args:  cobra.MaximumNArgs(1),
+		Short: "Check restore jobs' thaw (cheap: one LIST per thousand packs)",
+		Long: `Check a restore job's thaw: packs and bytes thawing, ready and downloaded,
+files written, and when the thaw should be over. Without JOB, every active job,
+one line each — including a recovery under way ('icevault recover'). Restored
+copies about to expire before they are downloaded, and copies that expired,
+are asked for again.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			h, id, err := a.openJob(ctx, "restore status", args)
+			h, err := a.openRepo(ctx, "restore status", true)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
+			type jobRef struct {
+				cat *catalog.Catalog
+				id  int64
+			}
+			var todo []jobRef
+			if len(args) == 1 {
+				id, err := a.jobArg(ctx, h, args)
+				if err != nil {
+					return err
+				}
+				todo = append(todo, jobRef{h.cat, id})
+			} else {
+				jobs, err := h.cat.Jobs(ctx, true)
+				if err != nil {
+					return err
+				}
+				slices.Reverse(jobs) // oldest first
+				for _, j := range jobs {
+					todo = append(todo, jobRef{h.cat, j.ID})
+				}
+				rc, err := openRecovery(ctx, h)
+				if err != nil {
+					return err
+				}
+				if rc != nil {
+					defer rc.Close()
+					rjobs, err := rc.Jobs(ctx, true)
+					if err != nil {
+						return err
+					}
+					slices.Reverse(rjobs)
+					for _, j := range rjobs {
+						todo = append(todo, jobRef{rc, j.ID})
+					}
+				}
+				if len(todo) == 0 {
+					return usageError{errors.New("no active restore job (see `icevault restore list`)")}
+				}
+			}
 			st, err := a.openStore(ctx, h)
 			if err != nil {
 				return err
 			}
-			j, err := h.cat.Job(ctx, id)
-			if err != nil {
-				return err
+			o := a.restoreOptions()
+			var hints []string
+			for _, r := range todo {
+				j, err := r.cat.Job(ctx, r.id)
+				if err != nil {
+					return err
+				}
+				s, err := restore.JobStatus(ctx, r.cat, r.id, o)
+				if err == nil && j.State == "active" {
+					s, err = restore.Refresh(ctx, r.cat, st, r.id, o)
+				}
+				if err != nil {
+					return fmt.Errorf("job %d: %w", r.id, err)
+				}
+				a.reportRestore(r.id, restore.Progress{Status: s, Done: j.State == "done"})
+				if j.State != "active" {
+					continue
+				}
+				switch {
+				case r.cat != h.cat:
+					hints = append(hints, "`icevault recover resume` rebuilds the catalog once the metadata has thawed.")
+				case j.Kind == restore.KindRestore && s.Ready > 0:
+					hints = append(hints, fmt.Sprintf("%d packs of job %d are ready: `icevault restore resume %d` downloads them and writes the files.", s.Ready, r.id, r.id))
+				}
+				if !s.EarliestExpiry.IsZero() && j.Kind == restore.KindRestore {
+					hints = append(hints, fmt.Sprintf("The earliest thawed copy of job %d expires %s.", r.id, s.EarliestExpiry.Local().Format("Mon 2 Jan 15:04")))
+				}
 			}
-			s, err := restore.JobStatus(ctx, h.cat, id, a.restoreOptions())
-			if j.State == "active" {
-				s, err = restore.Refresh(ctx, h.cat, st, id, a.restoreOptions())
-			}
-			if err != nil {
-				return err
-			}
-			a.reportRestore(id, restore.Progress{Status: s, Done: j.State == "done"})
-			if j.State == "active" && s.Ready > 0 && !a.json {
-				a.printf("%d packs are ready: `icevault restore resume %d` downloads them and writes the files.\n", s.Ready, id)
-			}
-			if !s.EarliestExpiry.IsZero() && !a.json {
-				a.printf("The earliest thawed copy expires %s.\n", s.EarliestExpiry.Local().Format("Mon 2 Jan 15:04"))
+			for _, hint := range slices.Compact(hints) {
+				a.printf("%s\n", hint)
 			}
 			return nil
 		},
@@ -451,7 +643,7 @@ func newRestoreCancelCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			if err := restore.Cancel(ctx, h.cat, id, h.spool(), time.Now()); err != nil {
+			if err := restore.Cancel(ctx, h.cat, id, h.spool(), a.clock().Now()); err != nil {
 				return err
 			}
 			a.printf("Restore job %d cancelled. Thaws already requested cannot be recalled; their copies expire on their own.\n", id)
