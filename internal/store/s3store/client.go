@@ -16,7 +16,9 @@ import (
 // ClientOptions say where and how to reach S3.
 type ClientOptions struct {
 	// Endpoint overrides AWS's endpoint (simulator, moto, tests). Empty means
-	// AWS. Plain http:// is allowed only on loopback.
+	// whatever the SDK resolved from AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or
+	// the profile's endpoint_url, else AWS (doc.go, "Endpoint"). Plain
+	// http:// is allowed only on loopback, from any source.
 	Endpoint string
 	// MaxAttempts bounds the SDK's retries of transient errors; 0 means 8.
 	// Deep Archive backups run for hours, so a few throttles or dropped
