@@ -13,6 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no cgo, so darwin builds cross-compile
 
@@ -58,7 +61,7 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 	// without busy retries. Lookups take microseconds.
 	db.SetMaxOpenConns(1)
 	c := &Catalog{db: db, path: path}
-	if err := c.check(ctx); err != nil {
+	if err := c.checkOnce(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -75,6 +78,47 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 
 func (c *Catalog) damaged(detail string) error {
 	return fmt.Errorf("%w: %s (%s): move the file aside and run `icevault recover` to rebuild it from the bucket; nothing was changed", ErrCorrupt, c.path, detail)
+}
+
+// checked remembers, per catalog path, the file that passed quick_check in
+// this process. quick_check reads every page (a quarter of a second for a
+// 100 MB catalog), and the agent and its dashboard open a catalog every few
+// seconds: the file is checked again only once it changed on disk (a
+// checkpoint, a replacement, a damaging write), so a CLI command — a new
+// process — always checks.
+var checked sync.Map // path → fileIdentity
+
+type fileIdentity struct {
+	dev, ino uint64
+	size     int64
+	mtime    time.Time
+}
+
+func identify(path string) (fileIdentity, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileIdentity{}, false
+	}
+	id := fileIdentity{size: fi.Size(), mtime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino
+	}
+	return id, true
+}
+
+func (c *Catalog) checkOnce(ctx context.Context) error {
+	before, ok := identify(c.path)
+	if prev, seen := checked.Load(c.path); ok && seen && prev.(fileIdentity) == before {
+		return nil
+	}
+	if err := c.check(ctx); err != nil {
+		checked.Delete(c.path)
+		return err
+	}
+	if ok {
+		checked.Store(c.path, before)
+	}
+	return nil
 }
 
 func (c *Catalog) check(ctx context.Context) error {
