@@ -171,7 +171,9 @@ func TestCLIPartialRestoreSaysWhatWaits(t *testing.T) {
 			t.Fatalf("pack %s (thawing) not named: %s", k, out)
 		}
 	}
-	listed := func(out string) int { return strings.Count(out, filepath.Join(f.t2, f.bFolder)+string(filepath.Separator)) }
+	listed := func(out string) int {
+		return strings.Count(out, filepath.Join(f.t2, f.bFolder)+string(filepath.Separator))
+	}
 	if n := listed(out); n != 20 || !strings.Contains(out, "and 5 more") {
 		t.Fatalf("%d waiting files listed, want the first 20 and a count: %s", n, out)
 	}
