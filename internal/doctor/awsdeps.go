@@ -110,9 +110,11 @@ func sourceOf(provider string, keychain bool) string {
 }
 
 // STSAvailable reports whether STS can be asked who the caller is: always
-// against AWS; with a custom S3 endpoint (simulator, tests) only when an
-// STS endpoint is configured too, or the simulator's published key would be
-// sent to the real STS.
+// against AWS; with a custom S3 endpoint (simulator, tests) — the
+// repository's or $AWS_ENDPOINT_URL_S3 — only when an STS endpoint is
+// configured too, or the simulator's published key would be sent to the
+// real STS.
 func STSAvailable(s3Endpoint string, getenv func(string) string) bool {
-	return s3Endpoint == "" || getenv("AWS_ENDPOINT_URL_STS") != "" || getenv("AWS_ENDPOINT_URL") != ""
+	customS3 := s3Endpoint != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
+	return !customS3 || getenv("AWS_ENDPOINT_URL_STS") != "" || getenv("AWS_ENDPOINT_URL") != ""
 }

@@ -445,6 +445,8 @@ func TestSTSAvailable(t *testing.T) {
 		{"http://127.0.0.1:9000", nil, false}, // the simulator's key must not go to AWS STS
 		{"http://127.0.0.1:9000", map[string]string{"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9001"}, true},
 		{"http://127.0.0.1:9000", map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:9001"}, true},
+		{"", map[string]string{"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"}, false}, // the simulator, by environment
+		{"", map[string]string{"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9001"}, true},
 	} {
 		if got := STSAvailable(tc.endpoint, env(tc.env)); got != tc.want {
 			t.Errorf("STSAvailable(%q, %v) = %v", tc.endpoint, tc.env, got)

@@ -126,11 +126,14 @@ func (d *dbusNotifier) capabilities(ctx context.Context) ([]string, error) {
 }
 
 // callError marks the errors that mean nobody is there as unavailable.
+// NoReply is the bus saying the server left (or hung) with the call
+// unanswered: a server that exits while a call is on its way to it.
 func callError(method string, err error) error {
 	var de dbus.Error
 	if errors.Is(err, dbus.ErrClosed) ||
 		(errors.As(err, &de) && (de.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
 			de.Name == "org.freedesktop.DBus.Error.NameHasNoOwner" ||
+			de.Name == "org.freedesktop.DBus.Error.NoReply" ||
 			de.Name == "org.freedesktop.DBus.Error.Spawn.ServiceNotFound")) {
 		return &UnavailableError{Op: "call " + busIface + "." + method, Err: err}
 	}

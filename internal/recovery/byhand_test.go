@@ -38,6 +38,7 @@ func TestRecoveryByHand(t *testing.T) {
 		t.Skip("runs the AWS CLI ~50 times (about 50 s)")
 	}
 	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		// Never on Linux (CI) or macOS.
 		t.Skip("needs a Unix shell")
 	}
 	cli := testenv.AWSCLI(t)

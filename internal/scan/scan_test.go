@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/icevault/icevault/internal/testenv"
 	"io"
 	"io/fs"
 	"net"
@@ -282,10 +283,7 @@ func TestNestedIgnoreFile(t *testing.T) {
 // TestIgnoreMatchesGit compares the walk with git's own idea of what is
 // ignored: `git ls-files --others --exclude-standard` over the same tree.
 func TestIgnoreMatchesGit(t *testing.T) {
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git not installed")
-	}
+	gitBin := testenv.RequireTool(t, "git", "apt-get install git")
 	dir := t.TempDir()
 	files := []string{
 		"a.log", "keep.log", "b/keep.log", "b/c.log", "build/x", "b/build/y", "nb/build",
@@ -646,6 +644,7 @@ func TestDirCacheBounded(t *testing.T) {
 func countFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
+		// Linux always has it (CI runs there); only macOS lacks it.
 		t.Skip("no /proc/self/fd")
 	}
 	return len(ents)

@@ -30,9 +30,10 @@ const privateBusEnv = "ICEVAULT_TEST_PRIVATE_BUS"
 
 const secretServiceName = "org.freedesktop.secrets"
 
-// A bus with no service directories: nothing can be activated on it, so it
-// has no Secret Service.
-const bareBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+// BareBusConfig is a session bus with no service directories: nothing can
+// be activated on it, so no Secret Service, watcher, panel or notification
+// server of the machine's can answer in a test's stand-in's place.
+const BareBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
@@ -99,7 +100,7 @@ func OnPrivateBus(t *testing.T, mode Bus) bool {
 		args = append([]string{"--", "sh", "-c", keyringScript, "sh"}, testArgs...)
 	case BusBare:
 		conf := filepath.Join(tmp, "bare-bus.conf")
-		if err := os.WriteFile(conf, []byte(bareBusConfig), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(BareBusConfig), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append([]string{"--config-file=" + conf, "--"}, testArgs...)

@@ -9,7 +9,6 @@ package desktop
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,30 +25,13 @@ const Hint = "apt-get install dbus (or run .ci/install-dbus-keyring.sh)"
 // Wait bounds every wait for the bus.
 const Wait = 10 * time.Second
 
-// BareBusConfig is a session bus with no service directories: nothing can
-// be activated on it, so no real watcher, panel or notification server on
-// the machine can answer in a stand-in's place.
-const BareBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
 // PrivateBus starts a dbus-daemon for the test, makes it the session bus
 // (DBUS_SESSION_BUS_ADDRESS) and returns its address.
 func PrivateBus(t *testing.T) string {
 	t.Helper()
 	daemon := testenv.RequireTool(t, "dbus-daemon", Hint)
 	conf := filepath.Join(t.TempDir(), "bus.conf")
-	if err := os.WriteFile(conf, []byte(BareBusConfig), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(testenv.BareBusConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(daemon, "--config-file="+conf, "--print-address", "--nofork")
@@ -87,9 +69,6 @@ func PrivateBus(t *testing.T) string {
 	return addr
 }
 
-// childEnv marks the re-executed test process.
-const childEnv = "ICEVAULT_DESKTOP_TEST_CHILD"
-
 // InPrivateSession runs the calling test again in a child process under
 // dbus-run-session on a bare bus, and reports whether this is that child:
 //
@@ -102,33 +81,5 @@ const childEnv = "ICEVAULT_DESKTOP_TEST_CHILD"
 // session connection), which a fresh process keeps away from other tests.
 func InPrivateSession(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(childEnv) == t.Name() {
-		return true
-	}
-	runSession := testenv.RequireTool(t, "dbus-run-session", Hint)
-	testenv.RequireTool(t, "dbus-daemon", Hint)
-	tmp := t.TempDir()
-	conf := filepath.Join(tmp, "bus.conf")
-	if err := os.WriteFile(conf, []byte(BareBusConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runSession, "--config-file="+conf, "--",
-		self, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = append(os.Environ(), childEnv+"="+t.Name(), "DBUS_SESSION_BUS_ADDRESS=", "HOME="+tmp, "XDG_RUNTIME_DIR="+tmp)
-	out, err := cmd.CombinedOutput()
-	t.Logf("child on a private session bus:\n\t%s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "\n\t"))
-	if err != nil {
-		t.Fatalf("child failed: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()+" ") {
-		t.Fatalf("child did not run and pass %s", t.Name())
-	}
-	return false
+	return testenv.OnPrivateBus(t, testenv.BusBare)
 }
