@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/icevault/icevault/internal/testenv"
 	"io"
 	"io/fs"
 	"net"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/icevault/icevault/internal/testenv"
 )
 
 // tree creates files ("name"), directories ("name/") and their parents
