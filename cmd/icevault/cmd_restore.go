@@ -49,7 +49,10 @@ asks S3 to thaw the packs. Deep Archive takes up to 12 hours (standard) or 48 ho
 (bulk). The job is recorded: 'icevault restore status' shows it, 'icevault restore
 resume' (or --wait now) downloads and writes the files when they are ready, and it
 survives restarts. Files are written under DIR with their full path; existing
-files are never replaced unless --overwrite.`,
+files are never replaced unless --overwrite.
+
+With the simulator ('icevault sim --time-scale N'), ICEVAULT_TIME_SCALE=N makes
+--wait and the jobs' thaw times run on a clock N times faster, as 'icevault demo' does.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -623,8 +626,12 @@ func newRestoreListCmd(a *app) *cobra.Command {
 					}
 					continue
 				}
+				target := j.Target
+				if restore.ThawOnly(j) {
+					target = "(thaw only: recover --all-data)"
+				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Created.Local().Format("2006-01-02 15:04"), short(j.Snapshot),
-					strings.ToLower(j.Tier), j.Target, strings.Join(j.Paths, ", "))
+					strings.ToLower(j.Tier), target, strings.Join(j.Paths, ", "))
 			}
 			return tw.Flush()
 		},

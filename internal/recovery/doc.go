@@ -7,7 +7,12 @@
 //  1. [Objects] lists the repository root once and says what to thaw: the
 //     config object and every metadata pack (<root>meta/…) — a bounded
 //     number of small objects, however many data packs there are — and,
-//     for a full restore with a single wait, every data pack too.
+//     for a full restore with a single wait, every data pack too. The CLI
+//     thaws the data packs in a job of their own (restore.StartThaw), so
+//     the rebuild waits for the metadata alone while the data packs' thaw
+//     is paced, polled and re-requested like any restore's, and then moves
+//     into the rebuilt catalog, where `restore status` and the agent
+//     follow it.
 //  2. When those objects are thawed and downloaded to local files (the
 //     restore-job machinery does that; this package reads only local
 //     files), [Rebuild] decrypts the config object with the kit's identity,

@@ -11,12 +11,21 @@
 //     objects where the server reports it, HEAD otherwise), notices restored
 //     copies that expire before they are downloaded and asks again.
 //   - Download fetches ready packs to local files, resuming a cut download
-//     with a ranged GET, and keeps a pack only once its SHA-256 matches.
+//     with a ranged GET, and keeps a pack only once its SHA-256 matches. A
+//     response that ends early without an error (a truncated object, or a
+//     proxy cutting it) is ErrTruncated: nothing of it is kept, the pack
+//     stays undownloaded, and the next run fetches it whole.
 //   - Assemble writes each file whose packs are all here: every blob is
 //     authenticated by age and its ID re-checked, the file is written under a
 //     temporary name, synced, given its mode and mtime, and renamed into
 //     place only when complete; an existing file is never replaced unless
-//     the job allows it (DESIGN §2.6).
+//     the job allows it (DESIGN §2.6). What a pass could not write is in
+//     AssembleResult.WaitingFiles: each file with the packs it waits for.
+//   - StartThaw records a thaw-only job (kind "recover", Quote.ThawOnly):
+//     `recover --all-data` thaws every data pack that way, in the same
+//     round as the metadata, paced, polled and asked for again like any
+//     job; Step finishes it once every object is thawed, downloading
+//     nothing. CopyJob moves it into the rebuilt catalog.
 //
 // The package never prints; it reports through Events.
 package restore
