@@ -152,7 +152,11 @@ func (r agentRunner) Restores(ctx context.Context, name string) ([]agent.Job, er
 			continue
 		}
 		s := pr.Status
-		out = append(out, agent.Job{ID: j.ID, Label: jobLabel(j.Paths, j.Target), Pending: s.Pending, Thawing: s.Thawing,
+		label := jobLabel(j.Paths, j.Target)
+		if restore.ThawOnly(j) {
+			label = fmt.Sprintf("thaw of %d data packs (recover --all-data)", s.Pending+s.Thawing+s.Ready+s.Downloaded)
+		}
+		out = append(out, agent.Job{ID: j.ID, Label: label, Pending: s.Pending, Thawing: s.Thawing,
 			Ready: s.Ready, Downloaded: s.Downloaded, Files: s.Files, FilesRestored: s.FilesRestored, ETA: s.ETA, Done: pr.Done})
 	}
 	return out, errors.Join(errs...)

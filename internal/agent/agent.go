@@ -698,8 +698,12 @@ func (a *Agent) finishRestores(res taskResult) {
 			p, seen := prev[j.ID]
 			group := fmt.Sprintf("%s/%d", name, j.ID)
 			if j.Done && !p.Done {
+				body := fmt.Sprintf("%s: %d files written, every byte verified.", j.Label, j.FilesRestored)
+				if j.Files == 0 {
+					body = j.Label + ": done."
+				}
 				notes = append(notes, notify.Notification{Kind: notify.RestoreComplete, Group: group,
-					Title: "Restore complete", Body: fmt.Sprintf("%s: %d files written.", j.Label, j.FilesRestored)})
+					Title: "Restore complete", Body: body})
 			} else if j.Ready+j.Downloaded > 0 && (!seen || p.Ready+p.Downloaded == 0) {
 				notes = append(notes, notify.Notification{Kind: notify.RestoreReady, Group: group,
 					Title: "Restore ready", Body: j.Label + ": Deep Archive has thawed the data; downloading now."})
