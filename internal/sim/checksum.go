@@ -89,7 +89,12 @@ func newBodyChecker(r *http.Request) (*bodyChecker, *s3Error) {
 		}
 		b.algo, b.trailer = a, true
 	}
-	if b.algo != nil {
+	switch {
+	case b.algo != nil && b.algo.name == "SHA256":
+		// The object's SHA-256 is computed anyway (HEAD reports it): the
+		// checksum is the same digest, not a second pass over the body.
+		b.sum = b.sha256
+	case b.algo != nil:
 		b.sum = b.algo.new()
 	}
 	return b, nil
@@ -97,7 +102,7 @@ func newBodyChecker(r *http.Request) (*bodyChecker, *s3Error) {
 
 // writer returns where the body should be copied besides its destination.
 func (b *bodyChecker) writer() io.Writer {
-	if b.sum != nil {
+	if b.sum != nil && b.sum != b.sha256 {
 		return io.MultiWriter(b.md5, b.sha256, b.sum)
 	}
 	return io.MultiWriter(b.md5, b.sha256)

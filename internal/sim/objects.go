@@ -86,7 +86,7 @@ func (c *reqCtx) putObject() {
 		return
 	}
 
-	blob, err := s.store.newBlob()
+	blob, err := s.store.newBlob(p.size)
 	if err != nil {
 		c.writeError(errInternal(err))
 		return

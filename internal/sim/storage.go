@@ -30,9 +30,10 @@ type blobStore interface {
 	// load returns every bucket and object a previous run left.
 	load() (map[string]map[string]*objectMeta, error)
 	createBucket(bucket string) error
-	// newBlob starts writing an object body; nothing is visible until the
-	// caller stores metadata referring to the finished blob.
-	newBlob() (blobWriter, error)
+	// newBlob starts writing an object body of about sizeHint bytes;
+	// nothing is visible until the caller stores metadata referring to the
+	// finished blob.
+	newBlob(sizeHint int64) (blobWriter, error)
 	open(ref string) (blobReader, error)
 	removeBlob(ref string)
 	saveMeta(bucket string, m *objectMeta) error

@@ -132,7 +132,7 @@ func (d *dirStore) saveMeta(bucket string, m *objectMeta) error {
 	return nil
 }
 
-func (d *dirStore) newBlob() (blobWriter, error) {
+func (d *dirStore) newBlob(int64) (blobWriter, error) {
 	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "upload-*")
 	if err != nil {
 		return nil, err
