@@ -320,3 +320,71 @@ func TestAgentLoginRequiredAndResume(t *testing.T) {
 		t.Errorf("reused link: %s", resp.Status)
 	}
 }
+
+// TestAgentFollowsConfig: a schedule set and a repository added in the
+// config file reach the running agent; a broken edit is refused and the
+// agent goes on with what it had.
+func TestAgentFollowsConfig(t *testing.T) {
+	srv, err := sim.Start(sim.Options{Buckets: []string{"cfg-bucket"}, EnforcePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o644)
+	mustRun(t, "init", "--bucket", "cfg-bucket", "--region", "us-east-1", "--endpoint", srv.URL, "--source", src)
+	mustRun(t, "backup")
+	c, logs := startAgent(t)
+	cfgPath, err := (&app{}).configFilePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus := func(what string, ok func(agent.Status) bool) agent.Status {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s, err := c.Status(context.Background())
+			if err == nil && ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %+v, %v\n%s", what, s, err, logs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	s := waitStatus("started", func(s agent.Status) bool { return len(s.Repos) == 1 })
+	if r := s.Repos[0]; r.Schedule != "manual" || r.LastBackup.IsZero() || r.State != "idle" {
+		t.Fatalf("at start: %+v", r)
+	}
+
+	cfg, _ := os.ReadFile(cfgPath)
+	edited := strings.Replace(string(cfg), "[repository.default]\n", "[repository.default]\nschedule = \"every 6h\"\n", 1) +
+		"\n[repository.second]\nbucket = \"cfg-bucket\"\nprefix = \"other/\"\nregion = \"us-east-1\"\nendpoint = \"" + srv.URL + "\"\nschedule = \"daily 03:00\"\n"
+	if err := os.WriteFile(cfgPath+".tmp", []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(cfgPath+".tmp", cfgPath) // as an editor saves
+	s = waitStatus("after the edit", func(s agent.Status) bool { return len(s.Repos) == 2 && !s.Repos[0].NextRun.IsZero() })
+	def := s.Repos[0]
+	if def.Name != "default" || def.Schedule != "every 6h0m0s" || !def.NextRun.Equal(def.LastBackup.Add(6*time.Hour)) {
+		t.Errorf("default after the edit: %+v (its last backup must be kept, not re-run)", def)
+	}
+	if s.Repos[1].Name != "second" || s.Repos[1].Schedule != "daily 03:00" {
+		t.Errorf("second: %+v", s.Repos[1])
+	}
+
+	os.WriteFile(cfgPath, []byte(edited+"\nschedule = \"hourly\"\n"), 0o600)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "config not reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a broken config was not reported\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s, _ := c.Status(context.Background()); len(s.Repos) != 2 {
+		t.Errorf("after a broken edit the agent has %d repositories, want the 2 it had", len(s.Repos))
+	}
+}

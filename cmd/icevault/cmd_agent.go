@@ -87,16 +87,9 @@ func (a *app) runAgent(ctx context.Context, o agentOpts) error {
 		return usageError{errors.New("no repository is configured: run `icevault setup` or `icevault init` first")}
 	}
 	logger := log.New(a.stderr, "icevault agent: ", log.LstdFlags)
-	var repos []agent.Repo
-	usesProfile := false
-	for _, name := range f.Names() {
-		rc := f.Repositories[name]
-		s, err := config.ParseSchedule(rc.Schedule)
-		if err != nil {
-			return usageError{fmt.Errorf("repository %q: %w", name, err)}
-		}
-		repos = append(repos, agent.Repo{Name: name, Schedule: s})
-		usesProfile = usesProfile || rc.Credentials != config.CredentialsKeychain
+	repos, err := agentRepos(f)
+	if err != nil {
+		return usageError{err}
 	}
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
@@ -201,11 +194,30 @@ func (a *app) runAgent(ctx context.Context, o agentOpts) error {
 		logger.Printf("dashboard on http://%s (open it with `icevault dashboard` or from the menu)", hl.Addr())
 	}
 
-	if usesProfile {
-		if home, err := os.UserHomeDir(); err == nil {
-			if err := agent.WatchTokenCache(ctx, agent.TokenCacheDir(home), g.CredentialsChanged); err != nil {
-				logger.Printf("not watching the SSO token cache (log in, then use \"Back up now\"): %v", err)
+	// Watch the token cache even if every repository uses keychain keys
+	// now: a profile repository may be added to the config later.
+	if home, err := os.UserHomeDir(); err == nil {
+		if err := agent.WatchTokenCache(ctx, agent.TokenCacheDir(home), g.CredentialsChanged); err != nil {
+			logger.Printf("not watching the SSO token cache (log in, then use \"Back up now\"): %v", err)
+		}
+	}
+	// Follow the config file: a repository added by `icevault init`, a new
+	// schedule, a removed repository — without a restart.
+	if cfgPath, err := a.configFilePath(); err == nil {
+		reload := func() {
+			f, err := a.loadConfig()
+			if err == nil {
+				var repos []agent.Repo
+				if repos, err = agentRepos(f); err == nil {
+					g.SetRepos(repos)
+					logger.Printf("config reloaded: %d repositories", len(repos))
+					return
+				}
 			}
+			logger.Printf("config not reloaded (fix it; the agent goes on with the previous one): %v", err)
+		}
+		if err := agent.WatchFile(ctx, cfgPath, reload); err != nil {
+			logger.Printf("not following changes to %s (restart the agent after editing it): %v", cfgPath, err)
 		}
 	}
 
@@ -252,6 +264,19 @@ func (a *app) runAgent(ctx context.Context, o agentOpts) error {
 		return body(ctx, nil)
 	}
 	return err
+}
+
+// agentRepos are the configured repositories as the agent schedules them.
+func agentRepos(f *config.File) ([]agent.Repo, error) {
+	var repos []agent.Repo
+	for _, name := range f.Names() {
+		s, err := config.ParseSchedule(f.Repositories[name].Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("repository %q: %w", name, err)
+		}
+		repos = append(repos, agent.Repo{Name: name, Schedule: s})
+	}
+	return repos, nil
 }
 
 // listenLoopback listens on addr, which must be a loopback address: the

@@ -29,14 +29,20 @@ type app struct {
 // loadConfig reads the config file named by --config, ICEVAULT_CONFIG or the
 // default location.
 func (a *app) loadConfig() (*config.File, error) {
-	p := a.configPath
-	if p == "" {
-		var err error
-		if p, err = config.DefaultPath(); err != nil {
-			return nil, err
-		}
+	p, err := a.configFilePath()
+	if err != nil {
+		return nil, err
 	}
 	return config.Load(p)
+}
+
+// configFilePath is the config file in use: --config, $ICEVAULT_CONFIG or
+// the default location.
+func (a *app) configFilePath() (string, error) {
+	if a.configPath != "" {
+		return a.configPath, nil
+	}
+	return config.DefaultPath()
 }
 
 // emitJSON writes v as one line of JSON: --json output is a stream of

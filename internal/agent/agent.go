@@ -158,6 +158,7 @@ const keepRuns = 32
 
 type repoState struct {
 	Repo
+	lastKnown     bool // lastSuccess was read from the catalog; until then nothing is due
 	lastSuccess   time.Time
 	lastAttempt   time.Time
 	failures      int
@@ -240,6 +241,9 @@ func (a *Agent) repo(name string) *repoState {
 
 // due is when r should run next (ok false: only when asked).
 func (a *Agent) due(r *repoState) (time.Time, bool) {
+	if !r.lastKnown {
+		return time.Time{}, false
+	}
 	if r.queued != nil {
 		return r.queued.Queued, true
 	}
@@ -442,15 +446,6 @@ type taskResult struct {
 // Run runs the agent until ctx ends; it then stops the running task and
 // waits for it (a backup stops keeping every confirmed pack).
 func (a *Agent) Run(ctx context.Context) error {
-	for _, r := range a.repos {
-		last, err := a.o.Runner.LastBackup(ctx, r.Name)
-		if err != nil {
-			a.logf("reading the last backup of %s: %v", r.Name, err)
-		}
-		a.mu.Lock()
-		r.lastSuccess = last
-		a.mu.Unlock()
-	}
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	pubDone := make(chan struct{})
 	go a.publish(pubCtx, pubDone)
@@ -460,6 +455,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	done := make(chan taskResult, 1)
 	busy := false
 	for {
+		a.readLastBackups(ctx)
 		if !busy {
 			busy = a.startTask(ctx, done)
 		}
@@ -487,6 +483,58 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		stopSleep()
 	}
+}
+
+// readLastBackups reads, from the catalogs, when each repository the agent
+// has not seen yet was last backed up (at start, and for repositories added
+// to the config later), so that a repository backed up an hour ago by the
+// CLI is not due again at once.
+func (a *Agent) readLastBackups(ctx context.Context) {
+	a.mu.Lock()
+	var names []string
+	for _, r := range a.repos {
+		if !r.lastKnown {
+			names = append(names, r.Name)
+		}
+	}
+	a.mu.Unlock()
+	for _, name := range names {
+		last, err := a.o.Runner.LastBackup(ctx, name)
+		if err != nil {
+			a.logf("reading the last backup of %s: %v", name, err)
+		}
+		a.mu.Lock()
+		if r := a.repo(name); r != nil && !r.lastKnown {
+			r.lastSuccess, r.lastKnown = last, true
+		}
+		a.mu.Unlock()
+		signal(a.changed)
+	}
+}
+
+// SetRepos replaces the repositories the agent looks after (the config file
+// changed). A repository it knew keeps its history and takes its new
+// schedule; a new one is due once its last backup is read; a removed one is
+// dropped (a run of it that is going finishes).
+func (a *Agent) SetRepos(repos []Repo) {
+	a.mu.Lock()
+	known := map[string]*repoState{}
+	for _, r := range a.repos {
+		known[r.Name] = r
+	}
+	next := make([]*repoState, 0, len(repos))
+	for _, r := range repos {
+		if s, ok := known[r.Name]; ok {
+			s.Schedule = r.Schedule
+			next = append(next, s)
+		} else {
+			next = append(next, &repoState{Repo: r})
+		}
+	}
+	a.repos = next
+	a.mu.Unlock()
+	signal(a.wake)
+	signal(a.changed)
 }
 
 // nextWake is how long the loop may sleep: until the earliest due run or
@@ -592,6 +640,9 @@ func (a *Agent) finish(res taskResult) {
 	run := *a.running
 	a.running, a.cancel = nil, nil
 	r := a.repo(run.Repo)
+	if r == nil { // removed from the config while it ran: only the run is kept
+		r = &repoState{Repo: Repo{Name: run.Repo}}
+	}
 	run.Ended, run.Result = now, res.result
 	var note *notify.Notification
 	switch class := classify(res.err); {
@@ -675,6 +726,9 @@ func (a *Agent) finishRestores(res taskResult) {
 	a.cancel = nil
 	for name, jobs := range res.restores {
 		r := a.repo(name)
+		if r == nil { // removed from the config meanwhile
+			continue
+		}
 		err := res.restErrs[name]
 		switch {
 		case err == nil:

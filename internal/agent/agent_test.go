@@ -93,10 +93,12 @@ type fakeRunner struct {
 
 	mu       sync.Mutex
 	last     time.Time
+	lastBy   map[string]time.Time // per repository, where set
 	creds    func(repo string) error
 	backup   func(ctx context.Context, repo string, progress func(Progress)) (Result, error)
 	restores func(repo string) ([]Job, error)
 	backups  []time.Time // fake time of each Backup call
+	repos    []string    // and of which repository
 	checks   int
 }
 
@@ -114,12 +116,16 @@ func (f *fakeRunner) Credentials(ctx context.Context, repo string) error {
 func (f *fakeRunner) LastBackup(ctx context.Context, repo string) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if t, ok := f.lastBy[repo]; ok {
+		return t, nil
+	}
 	return f.last, nil
 }
 
 func (f *fakeRunner) Backup(ctx context.Context, repo string, progress func(Progress)) (Result, error) {
 	f.mu.Lock()
 	f.backups = append(f.backups, f.clk.Now())
+	f.repos = append(f.repos, repo)
 	b := f.backup
 	f.mu.Unlock()
 	if b != nil {
@@ -194,6 +200,12 @@ type harness struct {
 }
 
 var t0 = time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)
+
+// withRunner sets up the fake runner before the agent starts (a change
+// after the start races with the first run).
+func withRunner(fn func(*fakeRunner)) func(*Options) {
+	return func(o *Options) { fn(o.Runner.(*fakeRunner)) }
+}
 
 func start(t *testing.T, sched string, last time.Time, tweak func(*Options)) *harness {
 	t.Helper()
@@ -319,9 +331,8 @@ func TestCatchUpAfterSleep(t *testing.T) {
 }
 
 func TestBackoffAfterFailures(t *testing.T) {
-	h := start(t, "every 1h", t0.Add(-2*time.Hour), nil)
 	fails := 3
-	h.runner.set(func(f *fakeRunner) {
+	h := start(t, "every 1h", t0.Add(-2*time.Hour), withRunner(func(f *fakeRunner) {
 		f.backup = func(ctx context.Context, repo string, _ func(Progress)) (Result, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -331,7 +342,7 @@ func TestBackoffAfterFailures(t *testing.T) {
 			}
 			return Result{Summary: "ok"}, nil
 		}
-	})
+	}))
 	h.advance(2 * time.Hour)
 	got := h.runner.backupTimes()
 	// t0 fails, +5m fails, +15m fails, +35m succeeds, then every hour.
@@ -357,8 +368,9 @@ func TestBackoffAfterFailures(t *testing.T) {
 var loginErr = errors.New("failed to refresh cached credentials, cached SSO token is expired, or not present, and cannot be refreshed")
 
 func TestLoginRequiredHoldsAndResumes(t *testing.T) {
-	h := start(t, "every 1h", t0.Add(-2*time.Hour), nil)
-	h.runner.set(func(f *fakeRunner) { f.creds = func(string) error { return loginErr } })
+	h := start(t, "every 1h", t0.Add(-2*time.Hour), withRunner(func(f *fakeRunner) {
+		f.creds = func(string) error { return loginErr }
+	}))
 	h.advance(3 * time.Hour)
 	if got := h.runner.backupTimes(); len(got) != 0 {
 		t.Fatalf("backed up at %v with credentials that need a login", got)
@@ -429,14 +441,13 @@ func TestLoginRequiredMidRunKeepsManualRun(t *testing.T) {
 
 func TestPauseStopsAndHolds(t *testing.T) {
 	started := make(chan struct{}, 4)
-	h := start(t, "every 1h", t0.Add(-2*time.Hour), func(o *Options) {})
-	h.runner.set(func(f *fakeRunner) {
+	h := start(t, "every 1h", t0.Add(-2*time.Hour), withRunner(func(f *fakeRunner) {
 		f.backup = func(ctx context.Context, repo string, _ func(Progress)) (Result, error) {
 			started <- struct{}{}
 			<-ctx.Done()
 			return Result{}, fmt.Errorf("backup stopped: %w", ctx.Err())
 		}
-	})
+	}))
 	<-started
 	h.after(h.agent.Pause)
 	s := h.agent.Status()
@@ -468,23 +479,25 @@ func TestPauseStopsAndHolds(t *testing.T) {
 }
 
 func TestRestoreJobsNotify(t *testing.T) {
-	h := start(t, "", t0, func(o *Options) { o.RestorePoll = time.Hour })
 	step := 0
-	h.runner.set(func(f *fakeRunner) {
-		f.restores = func(string) ([]Job, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			step++
-			switch step {
-			case 1:
-				return []Job{{ID: 7, Label: "docs", Thawing: 2}}, nil
-			case 2:
-				return []Job{{ID: 7, Label: "docs", Thawing: 1, Ready: 1}}, nil
-			case 3:
-				return []Job{{ID: 7, Label: "docs", Ready: 1, Downloaded: 1}}, nil
+	h := start(t, "", t0, func(o *Options) {
+		o.RestorePoll = time.Hour
+		withRunner(func(f *fakeRunner) {
+			f.restores = func(string) ([]Job, error) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				step++
+				switch step {
+				case 1:
+					return []Job{{ID: 7, Label: "docs", Thawing: 2}}, nil
+				case 2:
+					return []Job{{ID: 7, Label: "docs", Thawing: 1, Ready: 1}}, nil
+				case 3:
+					return []Job{{ID: 7, Label: "docs", Ready: 1, Downloaded: 1}}, nil
+				}
+				return []Job{{ID: 7, Label: "docs", Downloaded: 2, Done: true, Files: 3, FilesRestored: 3}}, nil
 			}
-			return []Job{{ID: 7, Label: "docs", Downloaded: 2, Done: true, Files: 3, FilesRestored: 3}}, nil
-		}
+		})(o)
 	})
 	h.advance(3*time.Hour + time.Minute)
 	k := h.notes.kinds()
@@ -495,13 +508,45 @@ func TestRestoreJobsNotify(t *testing.T) {
 		t.Errorf("jobs %+v", j)
 	}
 	// RestoresChanged polls at once instead of waiting an hour.
+	h.runner.mu.Lock()
 	before := step
+	h.runner.mu.Unlock()
 	h.after(h.agent.RestoresChanged)
 	h.runner.mu.Lock()
 	after := step
 	h.runner.mu.Unlock()
 	if after != before+1 {
 		t.Errorf("RestoresChanged: %d polls, want 1", after-before)
+	}
+}
+
+func TestSetRepos(t *testing.T) {
+	h := start(t, "", t0, nil)
+	h.idle()
+	// The config gains a schedule for "main" and a repository "photos",
+	// backed up half an hour ago by the CLI.
+	h.runner.set(func(f *fakeRunner) { f.lastBy = map[string]time.Time{"photos": t0.Add(-30 * time.Minute)} })
+	h.after(func() {
+		h.agent.SetRepos([]Repo{{Name: "main", Schedule: mustSchedule(t, "every 1h")}, {Name: "photos", Schedule: mustSchedule(t, "every 1h")}})
+	})
+	s := h.agent.Status()
+	if len(s.Repos) != 2 || !s.Repos[0].NextRun.Equal(t0.Add(time.Hour)) || !s.Repos[1].NextRun.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("after SetRepos: %+v", s.Repos)
+	}
+	h.advance(31 * time.Minute)
+	h.runner.mu.Lock()
+	repos := append([]string(nil), h.runner.repos...)
+	h.runner.mu.Unlock()
+	if len(repos) != 1 || repos[0] != "photos" {
+		t.Fatalf("runs of %v, want photos once (its last backup was read, not assumed never)", repos)
+	}
+	// "main" leaves the config.
+	h.after(func() { h.agent.SetRepos([]Repo{{Name: "photos", Schedule: mustSchedule(t, "every 1h")}}) })
+	if s := h.agent.Status(); len(s.Repos) != 1 || s.Repos[0].Name != "photos" || s.Repos[0].LastRun == nil {
+		t.Fatalf("after removing main: %+v", s.Repos)
+	}
+	if _, err := h.agent.BackupNow("main"); !errors.Is(err, ErrUnknownRepo) {
+		t.Errorf("BackupNow(removed) = %v", err)
 	}
 }
 
