@@ -15,7 +15,9 @@
 // wake, however many slots it missed. After a failure the next attempt
 // waits Backoff·2^(n−1), capped at MaxBackoff, instead of the schedule.
 // One run at a time across repositories: two backups on one disk and one
-// uplink only slow each other.
+// uplink only slow each other. SetRepos takes a changed config (the agent
+// command watches the file): a repository keeps its history, a new one is
+// due only once its last backup has been read from its catalog.
 //
 // # Login required
 //
