@@ -38,7 +38,17 @@ func agentOverview(g *agent.Agent) func(context.Context) (dashboard.Overview, er
 		s := g.Status()
 		ts := trayState(s, time.Now())
 		ov := dashboard.Overview{Agent: true, Percent: float64(max(ts.Percent, 0)), Detail: ts.Detail,
-			Credentials: dashboard.Credentials{Checked: true, OK: true, Summary: "Working"}}
+			Credentials: dashboard.Credentials{Summary: "Not checked yet: the agent checks them before each backup."}}
+		var lastOK time.Time
+		for _, r := range s.Repos {
+			if r.LastRun != nil && (r.LastRun.Outcome == "ok" || r.LastRun.Outcome == "partial") && r.LastRun.Ended.After(lastOK) {
+				lastOK = r.LastRun.Ended
+			}
+		}
+		if !lastOK.IsZero() {
+			ov.Credentials = dashboard.Credentials{Checked: true, OK: true,
+				Summary: "Accepted by AWS for the last backup (" + when(lastOK, time.Now()) + ")."}
+		}
 		ov.State = map[tray.Mode]dashboard.State{tray.ModeIdle: dashboard.StateIdle, tray.ModeBackingUp: dashboard.StateBackingUp,
 			tray.ModePaused: dashboard.StatePaused, tray.ModeLoginRequired: dashboard.StateLoginRequired, tray.ModeError: dashboard.StateError}[ts.Mode]
 		for _, r := range s.Repos {
