@@ -59,12 +59,8 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	t.Setenv("ICEVAULT_KEYSTORE", "file")
 	t.Setenv("ICEVAULT_PASSPHRASE_FILE", filepath.Join(home, "passphrase"))
 	os.WriteFile(filepath.Join(home, "passphrase"), []byte("a long enough test passphrase\n"), 0o600)
-	srv, err := sim.Start(sim.Options{Keys: map[string]string{f.RoleAccessKeyID: f.RoleSecretKey},
+	srv := startSim(t, sim.Options{Keys: map[string]string{f.RoleAccessKeyID: f.RoleSecretKey},
 		Buckets: []string{"agent-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	e := &agentEnv{sso: f, cache: cache, sim: srv, src: filepath.Join(home, "src")}
 	// Three folders of incompressible data: several 8 MiB packs.
 	for _, d := range []string{"a", "b", "c"} {
@@ -325,11 +321,7 @@ func TestAgentLoginRequiredAndResume(t *testing.T) {
 // config file reach the running agent; a broken edit is refused and the
 // agent goes on with what it had.
 func TestAgentFollowsConfig(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"cfg-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"cfg-bucket"}, EnforcePolicy: true})
 	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)

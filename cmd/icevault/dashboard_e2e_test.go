@@ -105,11 +105,7 @@ func checkRefusals(t *testing.T, base string) {
 func TestDashboardInBrowser(t *testing.T) {
 	br := testenv.RequireBrowser(t)
 	clk := clock.NewFake(time.Now())
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"dash-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Clock: clk, Buckets: []string{"dash-bucket"}, EnforcePolicy: true})
 	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
 	src := filepath.Join(dir, "src")
 	letter := filepath.Join(src, "docs", "taxes", "letter.txt")

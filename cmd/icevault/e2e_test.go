@@ -42,6 +42,17 @@ func cliEnv(t *testing.T, accessKey, secretKey string) string {
 	return dir
 }
 
+// startSim runs a simulator until the test ends.
+func startSim(t *testing.T, o sim.Options) *sim.Running {
+	t.Helper()
+	srv, err := sim.Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
 func mustRun(t *testing.T, args ...string) string {
 	t.Helper()
 	out, stderr, code := runCLI(t, args...)
@@ -136,11 +147,7 @@ func cliRoundTrip(t *testing.T, endpoint, bucket string) {
 }
 
 func TestCLIAgainstSimulator(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
 	cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
 	cliRoundTrip(t, srv.URL, "cli-bucket")
 	for op, n := range srv.Counts() {
@@ -171,11 +178,7 @@ func TestCLIAgainstMoto(t *testing.T) {
 // TestCLIBadSecretsAndDamagedCatalog: a wrong passphrase, a missing key and
 // a damaged catalog each stop with a clear message and change nothing.
 func TestCLIBadSecretsAndDamagedCatalog(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"cli-bucket"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"cli-bucket"}})
 	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
@@ -228,11 +231,7 @@ func TestCLIBadSecretsAndDamagedCatalog(t *testing.T) {
 // and the recovery kit — all through the CLI, on the simulator's clock.
 func TestCLIRestoreAndRecover(t *testing.T) {
 	clk := clock.NewFake(time.Now())
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Clock: clk, Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
 	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
 	src := filepath.Join(dir, "src")
 	testrepo.WriteFile(t, filepath.Join(src, "docs", "letter.txt"), []byte("dear archive"))

@@ -33,11 +33,7 @@ func endpointEnv(t *testing.T) string {
 // simulator, path-style — and refuses a plain-http one on another host in
 // one line that names the variable, before sending anything.
 func TestEndpointFromEnvironmentCLI(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"env-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"env-bucket"}, EnforcePolicy: true})
 	src := endpointEnv(t)
 	// "localhost", so that only path-style addressing finds the bucket.
 	t.Setenv("AWS_ENDPOINT_URL_S3", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1))
@@ -84,11 +80,7 @@ func TestEndpointFromEnvironmentCLI(t *testing.T) {
 // TestEndpointRepositoryWinsCLI: the repository's endpoint is used even
 // when AWS_ENDPOINT_URL_S3 names another (here one that would be refused).
 func TestEndpointRepositoryWinsCLI(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"repo-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"repo-bucket"}, EnforcePolicy: true})
 	src := endpointEnv(t)
 	t.Setenv("AWS_ENDPOINT_URL_S3", "http://192.0.2.10:9000")
 	t.Setenv("AWS_ENDPOINT_URL", "http://192.0.2.11:9000")

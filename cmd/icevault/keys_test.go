@@ -192,11 +192,7 @@ func TestKeysRotateAgainstMoto(t *testing.T) {
 // signs with the stored keys, not with the shared credentials file (which
 // here holds keys the simulator rejects).
 func TestKeychainCredentialsUsed(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"kc-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"kc-bucket"}, EnforcePolicy: true})
 	dir := cliEnv(t, "AKIAWRONGWRONGWRONG0", "wrong-secret-for-the-simulator")
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)

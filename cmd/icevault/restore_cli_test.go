@@ -19,11 +19,7 @@ import (
 // it; it returns the simulator and the environment's folder.
 func cliSim(t *testing.T, clk clock.Clock) (*sim.Running, string) {
 	t.Helper()
-	srv, err := sim.Start(sim.Options{Clock: clk, Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Clock: clk, Buckets: []string{"cli-bucket"}, EnforcePolicy: true})
 	dir := cliEnv(t, sim.DefaultAccessKey, sim.DefaultSecretKey)
 	t.Setenv(timeScaleEnv, "")
 	return srv, dir

@@ -172,11 +172,7 @@ func TestSetupMalformedAWSConfig(t *testing.T) {
 // TestSetupStaticKeysInit: the scripted unattended path — keys from stdin,
 // config, init — then a backup signed with the stored keys.
 func TestSetupStaticKeysInit(t *testing.T) {
-	srv, err := sim.Start(sim.Options{Buckets: []string{"setup-bucket"}, EnforcePolicy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startSim(t, sim.Options{Buckets: []string{"setup-bucket"}, EnforcePolicy: true})
 	dir := cliEnv(t, "AKIAWRONGWRONGWRONG0", "wrong-secret-for-the-simulator")
 	awsPath := os.Getenv("AWS_CONFIG_FILE")
 	os.WriteFile(awsPath, []byte(userAWSConfig), 0o600)
@@ -262,12 +258,8 @@ func TestSetupSSOLoginInitDoctor(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "aws-credentials"), nil, 0o600) // SSO only: no static keys for the profile
 	f := ssofake.New(t)
 	f.Setenv(t)
-	srv, err := sim.Start(sim.Options{Buckets: []string{"sso-bucket"}, EnforcePolicy: true,
+	srv := startSim(t, sim.Options{Buckets: []string{"sso-bucket"}, EnforcePolicy: true,
 		Keys: map[string]string{f.RoleAccessKeyID: f.RoleSecretKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	playBrowser(t)
 	src := filepath.Join(dir, "docs")
 	os.MkdirAll(src, 0o755)
