@@ -355,16 +355,26 @@ type quotePage struct {
 	Chosen  TierQuote
 }
 
-func (s *server) quote(w http.ResponseWriter, r *http.Request) {
-	p, err := s.base(r, "Restore quote", "snapshots")
+// restoreForm reads the restore form of a quote or start request; on a bad
+// one it has shown the error page and ok is false.
+func (s *server) restoreForm(w http.ResponseWriter, r *http.Request, title, tab string) (p page, req RestoreRequest, ok bool) {
+	p, err := s.base(r, title, tab)
 	if err != nil {
 		s.fail(w, r, p, err)
-		return
+		return p, req, false
 	}
-	req, err := restoreRequest(r)
+	req, err = restoreRequest(r)
 	p.Back = link("/browse", "repo", p.Repo, "snapshot", req.Snapshot)
 	if err != nil {
 		s.fail(w, r, p, err)
+		return p, req, false
+	}
+	return p, req, true
+}
+
+func (s *server) quote(w http.ResponseWriter, r *http.Request) {
+	p, req, ok := s.restoreForm(w, r, "Restore quote", "snapshots")
+	if !ok {
 		return
 	}
 	q, err := s.b.Quote(r.Context(), p.Repo, req)
@@ -382,15 +392,8 @@ func (s *server) quote(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) start(w http.ResponseWriter, r *http.Request) {
-	p, err := s.base(r, "Start restore", "jobs")
-	if err != nil {
-		s.fail(w, r, p, err)
-		return
-	}
-	req, err := restoreRequest(r)
-	p.Back = link("/browse", "repo", p.Repo, "snapshot", req.Snapshot)
-	if err != nil {
-		s.fail(w, r, p, err)
+	p, req, ok := s.restoreForm(w, r, "Start restore", "jobs")
+	if !ok {
 		return
 	}
 	id, err := s.b.StartRestore(r.Context(), p.Repo, req)
