@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -103,7 +104,11 @@ func (r agentRunner) Backup(ctx context.Context, name string, progress func(agen
 	if err != nil {
 		return agent.Result{}, err
 	}
-	return agent.Result{Snapshot: sum.SnapshotID, Summary: summaryLine(sum), Partial: sum.Partial()}, nil
+	detail, err := json.Marshal(sum)
+	if err != nil {
+		return agent.Result{}, err
+	}
+	return agent.Result{Snapshot: sum.SnapshotID, Summary: summaryLine(sum), Partial: sum.Partial(), Detail: detail}, nil
 }
 
 // summaryLine is a backup's summary in one line, for notifications.

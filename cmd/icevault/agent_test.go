@@ -352,6 +352,19 @@ func TestAgentFollowsConfig(t *testing.T) {
 		t.Fatalf("at start: %+v", r)
 	}
 
+	// A plain `icevault backup` is handed to the agent and reports as a
+	// backup run here does.
+	os.WriteFile(filepath.Join(src, "b.txt"), []byte("b"), 0o644)
+	out := mustRun(t, "backup", "--json")
+	if sum := lastSummary(t, out); sum["files_new"].(float64) != 1 || sum["files_unchanged"].(float64) != 1 ||
+		!strings.Contains(out, `"agent_run"`) {
+		t.Errorf("handed-off backup --json: %s", out)
+	}
+	os.WriteFile(filepath.Join(src, "c.txt"), []byte("c"), 0o644)
+	if out := mustRun(t, "backup"); !strings.Contains(out, "The agent is running") || !strings.Contains(out, "Files:    1 new, 0 changed, 2 unchanged") {
+		t.Errorf("handed-off backup: %s", out)
+	}
+
 	cfg, _ := os.ReadFile(cfgPath)
 	edited := strings.Replace(string(cfg), "[repository.default]\n", "[repository.default]\nschedule = \"every 6h\"\n", 1) +
 		"\n[repository.second]\nbucket = \"cfg-bucket\"\nprefix = \"other/\"\nregion = \"us-east-1\"\nendpoint = \"" + srv.URL + "\"\nschedule = \"daily 03:00\"\n"

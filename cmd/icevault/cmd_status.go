@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/icevault/icevault/internal/agent"
 	"github.com/icevault/icevault/internal/auth"
+	"github.com/icevault/icevault/internal/backup"
 	"github.com/icevault/icevault/internal/store"
 )
 
@@ -196,11 +198,22 @@ func (a *app) backupViaAgent(ctx context.Context, c *agent.Client) error {
 			if live {
 				fmt.Fprint(a.stderr, "\r\033[K")
 			}
-			if a.json {
+			// The same report as a backup run here: the summary, in text
+			// or as the --json "summary" event.
+			var sum backup.Summary
+			hasSum := len(r.Result.Detail) > 0 && json.Unmarshal(r.Result.Detail, &sum) == nil
+			switch {
+			case a.json && hasSum:
+				if err := a.emitJSON(map[string]any{"event": "summary", "summary": sum, "agent_run": r.ID}); err != nil {
+					return err
+				}
+			case a.json:
 				if err := a.emitJSON(map[string]any{"event": "agent_run", "run": r}); err != nil {
 					return err
 				}
-			} else if r.Result.Summary != "" {
+			case hasSum:
+				printSummary(a, sum)
+			case r.Result.Summary != "":
 				a.printf("%s\n", r.Result.Summary)
 			}
 			return runError(r)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -50,6 +51,9 @@ type Result struct {
 	Snapshot string `json:"snapshot,omitempty"` // empty when nothing changed
 	Summary  string `json:"summary"`            // one line, e.g. "12 files changed, 3.1 MiB uploaded"
 	Partial  bool   `json:"partial,omitempty"`  // some files could not be read
+	// Detail is the runner's full report (the backup summary), handed to
+	// a CLI that asked the agent to run it; the agent does not read it.
+	Detail json.RawMessage `json:"detail,omitempty"`
 }
 
 // Job is a restore job as the agent reports it.
