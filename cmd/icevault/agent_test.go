@@ -347,7 +347,8 @@ func TestAgentFollowsConfig(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	s := waitStatus("started", func(s agent.Status) bool { return len(s.Repos) == 1 })
+	// Started, and has read the repository's last backup from its catalog.
+	s := waitStatus("started", func(s agent.Status) bool { return len(s.Repos) == 1 && !s.Repos[0].LastBackup.IsZero() })
 	if r := s.Repos[0]; r.Schedule != "manual" || r.LastBackup.IsZero() || r.State != "idle" {
 		t.Fatalf("at start: %+v", r)
 	}
