@@ -157,7 +157,8 @@ func (a *app) runAgent(ctx context.Context, o agentOpts) error {
 	})
 	ag.Store(g)
 
-	// The CLI's way in: a socket only this user can open.
+	// The CLI's way in: a socket only this user can open. Taken first: a
+	// second agent stops here, saying so.
 	sock, err := agentSocket()
 	if err != nil {
 		return err
@@ -166,10 +167,8 @@ func (a *app) runAgent(ctx context.Context, o agentOpts) error {
 	if err != nil {
 		return err
 	}
+	defer sl.Close()
 	defer os.Remove(sock)
-	sockSrv := &http.Server{Handler: g.SocketHandler(guard), ReadHeaderTimeout: 10 * time.Second}
-	go sockSrv.Serve(sl)
-	defer sockSrv.Close()
 
 	// The dashboard's: loopback HTTP behind the guard.
 	addr := o.dashboard
@@ -193,6 +192,12 @@ func (a *app) runAgent(ctx context.Context, o agentOpts) error {
 		defer webSrv.Close()
 		logger.Printf("dashboard on http://%s (open it with `icevault dashboard` or from the menu)", hl.Addr())
 	}
+
+	// Served last, so that a client that reaches the agent finds everything
+	// else up (a dashboard link asked for at once has its address).
+	sockSrv := &http.Server{Handler: g.SocketHandler(guard), ReadHeaderTimeout: 10 * time.Second}
+	go sockSrv.Serve(sl)
+	defer sockSrv.Close()
 
 	// Watch the token cache even if every repository uses keychain keys
 	// now: a profile repository may be added to the config later.
