@@ -22,13 +22,12 @@ import (
 
 // API paths.
 const (
-	PathStatus  = "/api/v1/status"
-	PathBackup  = "/api/v1/backup"
-	PathPause   = "/api/v1/pause"
-	PathResume  = "/api/v1/resume"
-	PathLogin   = "/api/v1/login"
-	PathRestore = "/api/v1/restores/poll"
-	PathLink    = "/api/v1/dashboard-link" // socket only
+	PathStatus = "/api/v1/status"
+	PathBackup = "/api/v1/backup"
+	PathPause  = "/api/v1/pause"
+	PathResume = "/api/v1/resume"
+	PathLogin  = "/api/v1/login"
+	PathLink   = "/api/v1/dashboard-link" // socket only
 )
 
 // RepoRequest is the body of backup and login requests.
@@ -91,10 +90,6 @@ func (a *Agent) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusAccepted, a.Status())
-	})
-	mux.HandleFunc("POST "+PathRestore, func(w http.ResponseWriter, r *http.Request) {
-		a.RestoresChanged()
-		writeJSON(w, http.StatusAccepted, struct{}{})
 	})
 	return mux
 }
@@ -414,11 +409,6 @@ func (c *Client) Pause(ctx context.Context) error {
 // Resume lets scheduled runs start again.
 func (c *Client) Resume(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, PathResume, struct{}{}, nil)
-}
-
-// PollRestores asks the agent to look at restore jobs now.
-func (c *Client) PollRestores(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, PathRestore, struct{}{}, nil)
 }
 
 // DashboardLink asks for a one-time link to the dashboard page path.

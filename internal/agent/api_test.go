@@ -158,6 +158,10 @@ func TestSocketAPI(t *testing.T) {
 	if st, _ := c.Status(ctx); err != nil || !st.Paused {
 		t.Errorf("Pause: %v, paused %v", err, st.Paused)
 	}
+	h.after(func() { err = c.Resume(ctx) })
+	if st, _ := c.Status(ctx); err != nil || st.Paused {
+		t.Errorf("Resume: %v, paused %v", err, st.Paused)
+	}
 	// Without a login hook the agent says what to do instead.
 	if err := c.do(ctx, http.MethodPost, PathLogin, RepoRequest{}, nil); err == nil || !strings.Contains(err.Error(), "icevault login") {
 		t.Errorf("login without a hook: %v", err)
